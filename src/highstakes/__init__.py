@@ -1,0 +1,3 @@
+"""highstakes: adversarial training for worst-case reliable safety classifiers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `highstakes` command line: one Typer sub-app per command group."""

@@ -1,0 +1,37 @@
+"""Entry point of the `highstakes` command.  Heavy imports stay inside commands so that
+`--help` and `score` start fast."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from highstakes.cli import data, score, train
+
+app = typer.Typer(
+    name="highstakes",
+    help="Adversarial training for safety classifiers that must be reliable in the worst case.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data.app, name="data")
+app.command("train")(train.train_command)
+app.command("demo")(train.demo_command)
+app.command("score")(score.score_command)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Keep transformers' own load reports and bars out of our progress display; must be set
+    # before transformers is imported (commands import it lazily).
+    if not verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -1,0 +1,1 @@
+"""Metrics, reliability estimates, robustness and threshold calibration."""

@@ -1,0 +1,1 @@
+"""Classifier and generator wrappers, and where the embedded default models live."""

@@ -1,0 +1,1 @@
+"""Fine-tuning classifiers: the trainer and SiFT."""

@@ -1,0 +1,125 @@
+"""The command line, run in-process with Typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from highstakes.cli.main import app
+from highstakes.data.io import read_examples, write_examples
+from highstakes.data.records import Example
+
+runner = CliRunner()
+
+
+def test_every_command_explains_itself() -> None:
+    for args in (
+        ["--help"],
+        ["train", "--help"],
+        ["score", "--help"],
+        ["data", "--help"],
+        ["data", "import", "--help"],
+        ["data", "stats", "--help"],
+        ["demo", "--help"],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_stats_json_counts_the_demo_set() -> None:
+    result = runner.invoke(app, ["data", "stats", "--json"])
+    assert result.exit_code == 0
+    stats = json.loads(result.stdout)
+    assert set(stats) >= {"label", "split", "source", "genre"}
+    assert sum(stats["label"].values()) == stats["n_examples"]
+
+
+def test_import_export_round_trip(tmp_path: Path, examples: list[Example]) -> None:
+    src = write_examples(tmp_path / "in.csv", examples)
+    project = tmp_path / "project.jsonl"
+    result = runner.invoke(app, ["data", "import", str(src), "--into", str(project)])
+    assert result.exit_code == 0, result.output
+    assert f"imported {len(examples)}" in result.output
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["data", "export", str(out), "--data", str(project)])
+    assert result.exit_code == 0, result.output
+    assert [e.id for e in read_examples(out)] == [e.id for e in examples]
+
+
+def test_import_of_bad_file_fails_clearly_and_changes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"prompt": "A. B. C.", "completion": "D.", "label": "yes"}\n'
+        '{"prompt": "A. B. C.", "completion": "E.", "label": "kinda"}\n'
+    )
+    project = tmp_path / "project.jsonl"
+    result = runner.invoke(
+        app, ["data", "import", str(bad), "--into", str(project), "--source", "random"]
+    )
+    assert result.exit_code == 2
+    assert "bad.jsonl, line 2, field 'label'" in result.output
+    assert not project.exists()
+
+
+def test_export_one_split_of_the_demo(tmp_path: Path) -> None:
+    out = tmp_path / "test.jsonl"
+    result = runner.invoke(app, ["data", "export", str(out), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    assert {e.split for e in read_examples(out)} == {"test"}
+
+
+def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[Example]) -> None:
+    data = write_examples(tmp_path / "d.jsonl", examples)
+    out = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--max-length",
+            "64",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "AUROC" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["auroc"] <= 1
+
+    one = runner.invoke(
+        app, ["score", "--model", str(out), "--prompt", "A. B. C.", "--completion", "He fell."]
+    )
+    assert one.exit_code == 0, one.output
+    probability = float(one.stdout.split()[0])
+    assert 0 <= probability <= 1
+
+    scored = tmp_path / "scored.jsonl"
+    many = runner.invoke(
+        app, ["score", "--model", str(out), "--file", str(data), "--out", str(scored)]
+    )
+    assert many.exit_code == 0, many.output
+    rows = [json.loads(line) for line in scored.read_text().splitlines()]
+    assert len(rows) == len(examples) and all(0 <= r["score"] <= 1 for r in rows)
+
+
+def test_score_needs_a_snippet(tiny_model_dir: Path) -> None:
+    result = runner.invoke(app, ["score", "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2
+    assert "give --prompt and --completion, or --file" in result.output
+
+
+def test_missing_model_folder_is_reported(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["score", "--model", str(tmp_path / "nope"), "--prompt", "A.", "--completion", "B."]
+    )
+    assert result.exit_code != 0
+    assert "error" in result.output.lower() or result.exception is not None

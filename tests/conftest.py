@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny randomly initialized BERT classifier (built here, no network)
+and a small synthetic data set.  The synthetic labels exist only to exercise code paths;
+they are not demo data and claim nothing about injury."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+from highstakes.data.records import Example, Label, Provenance, Snippet, Source
+from highstakes.models.embedded import minilm_folder
+
+
+def build_tiny_classifier(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer, 32-wide BERT with the embedded MiniLM's WordPiece tokenizer."""
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        num_labels=2,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_classifier(tmp_path_factory.mktemp("tiny-bert"))
+
+
+HURT = [
+    "cut his hand on the broken glass",
+    "broke her wrist when she fell",
+    "was bitten by the dog",
+]
+SAFE = ["ate his supper by the fire", "laughed at the joke", "walked home in the rain"]
+
+
+def make_examples(n_prompts: int = 24) -> list[Example]:
+    """Four completions per prompt, one in four marked yes; ids are stable."""
+    out = []
+    for i in range(n_prompts):
+        prompt = f"Story {i} begins in a small town. The wind was cold. Tom {i} went outside."
+        for j in range(4):
+            hurt = j == 0
+            text = f"Tom {HURT[(i + j) % 3] if hurt else SAFE[(i + j) % 3]}."
+            out.append(
+                Example(
+                    id=f"ex-{i}-{j}",
+                    snippet=Snippet(prompt, text),
+                    label=Label.YES if hurt else Label.NO,
+                    provenance=Provenance(Source.HANDWRITTEN, author="test"),
+                    genre="everyday-life" if i % 2 else "fantasy",
+                )
+            )
+    return out
+
+
+@pytest.fixture
+def examples() -> list[Example]:
+    return make_examples()

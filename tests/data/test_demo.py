@@ -1,0 +1,60 @@
+"""The shipped demo set meets what its datasheet promises."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from highstakes.data.demo import DATASHEET, load_demo
+from highstakes.data.records import Label
+from highstakes.data.splits import assign_splits
+from highstakes.data.stats import dataset_stats
+
+
+def test_size_prompts_and_genres() -> None:
+    demo = load_demo()
+    stats = dataset_stats(demo)
+    assert stats["n_examples"] >= 1500
+    assert stats["n_prompts"] >= 300
+    assert len(stats["genre"]) >= 10
+    assert {"handwritten", "generator"} <= set(stats["source"])
+
+
+def test_label_balance_and_hard_negatives() -> None:
+    demo = load_demo()
+    labels = Counter(e.label for e in demo)
+    share_yes = labels[Label.YES] / len(demo)
+    assert 0.15 <= share_yes <= 0.30
+    negatives = [e for e in demo if e.label is Label.NO]
+    hard = [e for e in negatives if e.tags.get("hard_negative") == "True"]
+    assert len(hard) >= len(negatives) / 3
+
+
+def test_every_example_has_provenance_and_a_fixed_split() -> None:
+    for e in load_demo():
+        assert e.split in ("train", "valid", "test")
+        assert e.provenance.author and e.provenance.labelers
+        assert e.genre
+
+
+def test_prompts_have_three_sentences() -> None:
+    ends = re.compile(r"[.!?][\"'”’)]*(\s|$)")
+    prompts = {e.prompt for e in load_demo()}
+    three = [p for p in prompts if len(ends.findall(p)) == 3]
+    assert len(three) >= 0.95 * len(prompts)  # a few dialogue lines fool the regex
+
+
+def test_test_split_is_fixed_grouped_and_has_both_labels() -> None:
+    parts = assign_splits(load_demo())
+    test_labels = Counter(e.label for e in parts["test"])
+    assert test_labels[Label.YES] >= 50 and test_labels[Label.NO] >= 150
+    prompts = {name: {e.prompt for e in rows} for name, rows in parts.items()}
+    assert not prompts["test"] & prompts["train"]
+    assert not prompts["valid"] & prompts["train"]
+
+
+def test_datasheet_counts_match_the_data() -> None:
+    stats = dataset_stats(load_demo())
+    sheet = DATASHEET.read_text()
+    assert f"{stats['n_examples']:,}" in sheet
+    assert f"{stats['n_prompts']}" in sheet

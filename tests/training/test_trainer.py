@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from highstakes.data.records import Example
+from highstakes.data.splits import assign_splits
+from highstakes.models.classifier import Classifier
+from highstakes.training.trainer import TrainConfig, class_weights, labeled, train
+
+
+def _config(model_dir: Path, **overrides: object) -> TrainConfig:
+    base = dict(
+        model=str(model_dir),
+        epochs=2,
+        batch_size=16,
+        learning_rate=1e-3,
+        max_length=64,
+        patience=5,
+        seed=3,
+    )
+    return TrainConfig(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def _splits(examples: list[Example]) -> tuple[list[Example], list[Example]]:
+    parts = assign_splits(examples, fractions=(0.6, 0.4, 0.0))
+    return parts["train"], parts["valid"]
+
+
+def _weights(clf: Classifier) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in clf.model.parameters()])
+
+
+def test_training_saves_a_loadable_model_with_metrics(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    result = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "run")
+    assert len(result.history) == 2
+    assert {"valid_auroc", "valid_recall", "valid_false_positive_rate"} <= set(result.history[0])
+    loaded = Classifier.from_pretrained(tmp_path / "run")
+    assert loaded.threshold == pytest.approx(result.classifier.threshold)
+    assert loaded.metadata["best_epoch"] == result.best_epoch
+    assert loaded.metadata["n_train"] == len(labeled(train_set)[0])
+
+
+def test_training_is_reproducible(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    a = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "a")
+    b = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "b")
+    assert torch.equal(_weights(a.classifier), _weights(b.classifier))
+    assert a.history[-1]["train_loss"] == b.history[-1]["train_loss"]
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    cfg = _config(tiny_model_dir, epochs=3)
+    whole = train(cfg, train_set, valid_set, tmp_path / "whole")
+
+    def crash_in_epoch_two(phase: str, done: int, total: int) -> None:
+        if phase.startswith("epoch 2") and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, train_set, valid_set, tmp_path / "resumed", progress=crash_in_epoch_two)
+    resumed = train(cfg, train_set, valid_set, tmp_path / "resumed", resume=True)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
+    assert torch.equal(_weights(whole.classifier), _weights(resumed.classifier))
+
+
+def test_sift_changes_training(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    plain = train(_config(tiny_model_dir, epochs=1), train_set, valid_set, tmp_path / "p")
+    sift = train(_config(tiny_model_dir, epochs=1, sift=True), train_set, valid_set, tmp_path / "s")
+    assert not torch.equal(_weights(plain.classifier), _weights(sift.classifier))
+    assert torch.isfinite(_weights(sift.classifier)).all()
+    assert sift.history[0]["train_loss"] > 0
+
+
+def test_unsure_examples_are_left_out(examples: list[Example]) -> None:
+    from dataclasses import replace
+
+    from highstakes.data.records import Label
+
+    mixed = [replace(examples[0], label=Label.UNSURE), *examples[1:4]]
+    kept, labels = labeled(mixed)
+    assert kept == examples[1:4] and labels.tolist() == [0, 0, 0]
+
+
+def test_one_class_training_data_is_refused(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    negatives = [e for e in examples if e.label.value == "no"]
+    with pytest.raises(ValueError, match="both 'yes' and 'no'"):
+        train(_config(tiny_model_dir), negatives, negatives, tmp_path / "x")
+
+
+def test_class_weights_balance_rare_positives() -> None:
+    import numpy as np
+
+    w = class_weights(np.array([0, 0, 0, 1]))
+    assert float(w[1]) == pytest.approx(3 * float(w[0]))
