@@ -22,6 +22,12 @@ from highstakes.data.splits import hash_split, normalize_prompt
 
 OUT = Path(__file__).resolve().parents[1] / "src/highstakes/data/demo/demo.jsonl"
 CREATED = datetime(2026, 11, 27, tzinfo=UTC).isoformat()
+# Two generator samples mention sexual assault, which the labeling guide does not cover
+# and a demo set should not carry; they are left out (see DATASHEET.md).
+EXCLUDED = {
+    "'How is a woman who has never been raped?'",
+    "22-year-old Elena had been in the room when she was raped.",
+}
 
 
 def rows_of(part: Path) -> list[dict[str, object]]:
@@ -31,6 +37,8 @@ def rows_of(part: Path) -> list[dict[str, object]]:
         if not line.strip():
             continue
         r = json.loads(line)
+        if r["completion"].strip() in EXCLUDED:
+            continue
         tags = {"kind": r.get("kind", ""), "hard_negative": str(bool(r.get("hard_negative")))}
         if r.get("note"):
             tags["note"] = r["note"]
