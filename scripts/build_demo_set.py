@@ -43,18 +43,20 @@ def rows_of(part: Path) -> list[dict[str, object]]:
         if r.get("note"):
             tags["note"] = r["note"]
         generated = r["source"] == "generator"
-        rows.append({
-            "prompt": " ".join(r["prompt"].split()),
-            "completion": " ".join(r["completion"].split()),
-            "label": r["label"],
-            "source": r["source"],
-            "genre": r["genre"],
-            "author": "SmolLM2-135M-Instruct" if generated else f"assistant-writer-{writer}",
-            "labelers": [f"assistant-labeler-{writer}"],
-            "created_at": CREATED,
-            "tags": tags,
-            "split": hash_split(normalize_prompt(r["prompt"])),
-        })  # fmt: skip
+        rows.append(
+            {
+                "prompt": " ".join(r["prompt"].split()),
+                "completion": " ".join(r["completion"].split()),
+                "label": r["label"],
+                "source": r["source"],
+                "genre": r["genre"],
+                "author": "SmolLM2-135M-Instruct" if generated else f"assistant-writer-{writer}",
+                "labelers": [f"assistant-labeler-{writer}"],
+                "created_at": CREATED,
+                "tags": tags,
+                "split": hash_split(normalize_prompt(r["prompt"])),
+            }
+        )
     return rows
 
 

@@ -8,7 +8,7 @@ import os
 
 import typer
 
-from highstakes.cli import data, score, train
+from highstakes.cli import attack, data, score, train
 
 app = typer.Typer(
     name="highstakes",
@@ -20,6 +20,7 @@ app.add_typer(data.app, name="data")
 app.command("train")(train.train_command)
 app.command("demo")(train.demo_command)
 app.command("score")(score.score_command)
+app.command("attack")(attack.attack_command)
 
 
 @app.callback()

@@ -1,0 +1,110 @@
+"""The four parts of an attack and what passes between them.
+
+- a transformation proposes candidate snippets (`Candidate`), one edit away from a state;
+- constraints (`Constraint.check`) reject candidates that drift too far from the original;
+- a search method (`SearchMethod.search`) decides which candidates to score and keep;
+- a goal (`Goal`) says when a score is low enough.
+The classifier is reached only through a `QueryCounter`, which counts every snippet
+scored and stops the search when the query budget is spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from highstakes.attacks.text import Edit, Field
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A snippet reached from the original by `edits`; `parent` is the snippet before the
+    latest edit (whose word indices that edit uses)."""
+
+    snippet: Snippet
+    edits: tuple[Edit, ...] = ()
+    parent: Snippet | None = None
+    source: str = ""  # which candidate source proposed the last edit
+    score: float | None = None  # classifier score, once known
+
+
+class BudgetExhausted(Exception):
+    """Raised by `QueryCounter` when a search asks for more scores than its budget."""
+
+
+@dataclass
+class QueryCounter:
+    """The classifier as a search sees it: scores snippets and counts every one."""
+
+    classifier: Classifier
+    budget: int
+    used: int = 0
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    def score(self, snippets: Sequence[Snippet]) -> np.ndarray:
+        """Scores for as many snippets as the budget allows; raise once nothing is left."""
+        if self.left <= 0:
+            raise BudgetExhausted
+        snippets = list(snippets)[: self.left]
+        self.used += len(snippets)
+        return self.classifier.score(snippets)
+
+
+class Goal(Protocol):
+    def is_goal_complete(self, score: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BelowThreshold:
+    """Succeeded once the classifier's score is under the threshold (the filter accepts)."""
+
+    threshold: float
+
+    def is_goal_complete(self, score: float) -> bool:
+        return score < self.threshold
+
+
+class Constraint(Protocol):
+    """Keeps candidates that stay close enough to the original; checks a batch at once."""
+
+    name: str
+
+    def check(self, original: Snippet, candidates: Sequence[Candidate]) -> list[bool]: ...
+
+
+class Transformation(Protocol):
+    """Proposes one-edit neighbours of a candidate at the given word positions."""
+
+    def neighbours(self, current: Candidate, position: tuple[Field, int]) -> list[Candidate]: ...
+
+    def positions(self, original: Snippet, classifier: Classifier) -> list[tuple[Field, int]]: ...
+
+
+@dataclass
+class SearchResult:
+    original: Snippet
+    original_score: float
+    best: Candidate
+    succeeded: bool
+    queries: int
+    trace: list[float] = field(default_factory=list)  # best score after each step
+    found: list[Candidate] = field(default_factory=list)  # every candidate that met the goal
+
+
+class SearchMethod(Protocol):
+    def search(
+        self,
+        original: Snippet,
+        transformation: Transformation,
+        constraints: Sequence[Constraint],
+        goal: Goal,
+        counter: QueryCounter,
+    ) -> SearchResult: ...

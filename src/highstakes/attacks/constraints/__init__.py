@@ -1,0 +1,14 @@
+"""Constraints that keep an attack's edits close to the original snippet."""
+
+from highstakes.attacks.constraints.basic import MaxWordsChanged, StopwordsProtected
+from highstakes.attacks.constraints.fluency import FluencyDrop
+from highstakes.attacks.constraints.pos import PartOfSpeechAgreement
+from highstakes.attacks.constraints.similarity import SentenceSimilarity
+
+__all__ = [
+    "FluencyDrop",
+    "MaxWordsChanged",
+    "PartOfSpeechAgreement",
+    "SentenceSimilarity",
+    "StopwordsProtected",
+]

@@ -1,0 +1,182 @@
+"""Attack recipes: small functions that put parts together.  Each returns an `Attack`
+whose `run(classifier, snippet, threshold, budget)` returns a `SearchResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from highstakes.attacks.base import (
+    BelowThreshold,
+    BudgetExhausted,
+    Candidate,
+    Constraint,
+    QueryCounter,
+    SearchMethod,
+    SearchResult,
+    Transformation,
+)
+from highstakes.attacks.paraphrase import Paraphraser, drop_near_duplicates
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
+
+
+class Attack:
+    """Anything with a name that attacks one snippet within a query budget."""
+
+    name: str
+
+    def run(
+        self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
+    ) -> SearchResult:
+        raise NotImplementedError
+
+
+@dataclass
+class SearchAttack(Attack):
+    """Transformation + constraints + search + goal (below the threshold)."""
+
+    name: str
+    transformation: Transformation
+    constraints: Sequence[Constraint]
+    search: SearchMethod
+
+    def run(
+        self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
+    ) -> SearchResult:
+        counter = QueryCounter(classifier, budget)
+        return self.search.search(
+            snippet, self.transformation, self.constraints, BelowThreshold(threshold), counter
+        )
+
+
+@dataclass
+class ParaphraseAttack(Attack):
+    """Rewrite the completion `n_paraphrases` ways; keep the lowest-scoring rewrite."""
+
+    paraphraser: Paraphraser
+    n_paraphrases: int = 16
+    encoder: Any | None = None  # sentence encoder for near-duplicate removal
+    name: str = "paraphrase"
+
+    def run(
+        self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
+    ) -> SearchResult:
+        counter = QueryCounter(classifier, budget)
+        original_score = float(counter.score([snippet])[0])
+        start = Candidate(snippet, score=original_score)
+        result = SearchResult(snippet, original_score, start, False, 0, [original_score])
+        texts = self.paraphraser.paraphrase(snippet, min(self.n_paraphrases, max(counter.left, 0)))
+        texts = drop_near_duplicates(snippet.completion, texts, self.encoder)
+        candidates = [
+            Candidate(Snippet(snippet.prompt, t), (), snippet, self.paraphraser.name) for t in texts
+        ]
+        scores: Sequence[float] = []
+        try:
+            if candidates:
+                scores = counter.score([c.snippet for c in candidates]).tolist()
+        except BudgetExhausted:
+            pass
+        scored = sorted(
+            (
+                Candidate(c.snippet, c.edits, c.parent, c.source, float(s))
+                for c, s in zip(candidates, scores, strict=False)
+            ),
+            key=lambda c: c.score or 0.0,
+        )
+        goal = BelowThreshold(threshold)
+        result.found = [c for c in scored if goal.is_goal_complete(c.score or 0.0)]
+        if scored and (scored[0].score or 0.0) < original_score:
+            result.best = scored[0]
+            result.trace.append(scored[0].score or 0.0)
+        result.succeeded = bool(result.found)
+        result.queries = counter.used
+        return result
+
+
+def substitution(
+    classifier: Classifier,
+    lm: Any | None = None,
+    encoder: Any | None = None,
+    *,
+    beam_width: int = 1,
+    k_per_source: int = 6,
+    insertions: bool = True,
+    max_words_changed: float = 0.15,
+    allow_stopwords: bool = False,
+    max_fluency_drop: float = 6.0,
+    min_similarity: float = 0.75,
+    use_lm_proposals: bool = True,
+) -> SearchAttack:
+    """Word substitutions and insertions guided by saliency, proposals from the LM (left
+    context, re-ranked with the right) and the classifier's embedding neighbours.
+
+    Defaults: at most 15% of words changed and a sentence-embedding similarity floor of
+    0.75, in the range TextAttack's word-swap recipes use (e.g. TextFooler, Jin et al.
+    2020, uses 0.84 on windows and BERT-Attack 40% of words); we allow more similarity
+    drift because injury often hinges on one or two words, and a person confirms the label.
+    """
+    from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
+    from highstakes.attacks.candidates.lm import LanguageModelProposals
+    from highstakes.attacks.constraints import (
+        FluencyDrop,
+        MaxWordsChanged,
+        PartOfSpeechAgreement,
+        SentenceSimilarity,
+        StopwordsProtected,
+    )
+    from highstakes.attacks.constraints.similarity import SentenceEncoder
+    from highstakes.attacks.search import BeamSearch
+    from highstakes.attacks.transformation import WordSubstitution
+    from highstakes.models.generator import CausalLM
+
+    lm = lm or CausalLM.from_pretrained()
+    lm_source = LanguageModelProposals(lm)
+    sources: list[Any] = [EmbeddingNeighbours(classifier)]
+    if use_lm_proposals:
+        sources.insert(0, lm_source)
+    constraints: list[Constraint] = [
+        StopwordsProtected(allow=allow_stopwords),
+        MaxWordsChanged(max_words_changed),
+        PartOfSpeechAgreement(),
+        FluencyDrop(lm_source, max_fluency_drop),
+        SentenceSimilarity(encoder or SentenceEncoder(), min_similarity),
+    ]
+    transformation = WordSubstitution(sources, k_per_source=k_per_source, insertions=insertions)
+    return SearchAttack("substitution", transformation, constraints, BeamSearch(beam_width))
+
+
+def paraphrase(
+    paraphraser: Paraphraser | None = None, encoder: Any | None = None, n_paraphrases: int = 16
+) -> ParaphraseAttack:
+    """LM paraphrases of the completion; default paraphraser: the embedded SmolLM2."""
+    from highstakes.attacks.paraphrase import LocalParaphraser
+    from highstakes.models.generator import CausalLM
+
+    return ParaphraseAttack(
+        paraphraser or LocalParaphraser(CausalLM.from_pretrained()), n_paraphrases, encoder
+    )
+
+
+RECIPES = ("substitution", "paraphrase")
+
+
+def build(
+    name: str,
+    classifier: Classifier,
+    lm: Any | None = None,
+    encoder: Any | None = None,
+    paraphraser: Paraphraser | None = None,
+    **options: Any,
+) -> Attack:
+    """A recipe by name, sharing already loaded models."""
+    if name == "substitution":
+        return substitution(classifier, lm, encoder, **options)
+    if name == "paraphrase":
+        if paraphraser is None and lm is not None:
+            from highstakes.attacks.paraphrase import LocalParaphraser
+
+            paraphraser = LocalParaphraser(lm)
+        return paraphrase(paraphraser, encoder, **options)
+    raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")

@@ -1,0 +1,91 @@
+"""Word-level transformation: replace a word, or insert one before it, with proposals from
+any mix of candidate sources; positions are visited in order of saliency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from highstakes.attacks.base import Candidate
+from highstakes.attacks.candidates.base import CandidateSource, EditKind, Proposal
+from highstakes.attacks.saliency import SaliencyMethod, word_saliency
+from highstakes.attacks.text import Edit, Field, apply_edit, words_of
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
+
+Position = tuple[Field, int]  # a word of the original snippet
+
+
+def propose_all(
+    sources: Sequence[CandidateSource],
+    snippet: Snippet,
+    field: Field,
+    index: int,
+    kind: EditKind,
+    k: int,
+) -> list[Proposal]:
+    """Up to `k` proposals from each source, de-duplicated (first source wins)."""
+    seen: set[str] = set()
+    out: list[Proposal] = []
+    for source in sources:
+        for p in source.propose(snippet, field, index, kind, k):
+            if p.word.lower() not in seen:
+                seen.add(p.word.lower())
+                out.append(p)
+    return out
+
+
+def current_index(candidate: Candidate, field: Field, original_index: int) -> int | None:
+    """Where word `original_index` of the original now is, or None if it was replaced."""
+    index = original_index
+    for e in candidate.edits:
+        if e.field != field:
+            continue
+        if e.kind == "insert" and e.index <= index:
+            index += 1
+        elif e.kind == "replace" and e.index == index:
+            return None
+    return index
+
+
+@dataclass
+class WordSubstitution:
+    sources: Sequence[CandidateSource]
+    k_per_source: int = 8
+    insertions: bool = True
+    saliency: SaliencyMethod = SaliencyMethod.GRADIENT_NORM
+    fields: tuple[Field, ...] = ("prompt", "completion")
+
+    def positions(self, original: Snippet, classifier: Classifier) -> list[Position]:
+        """Alphabetic words, most salient first."""
+        ranked = sorted(word_saliency(classifier, original, self.saliency), key=lambda w: -w.score)
+        return [
+            (w.word.field, w.word.index)
+            for w in ranked
+            if w.word.is_alpha and w.word.field in self.fields
+        ]
+
+    def neighbours(self, current: Candidate, position: Position) -> list[Candidate]:
+        field, original_index = position
+        index = current_index(current, field, original_index)
+        if index is None:
+            return []
+        words = words_of(getattr(current.snippet, field), field)
+        kinds: list[EditKind] = ["replace", "insert"] if self.insertions else ["replace"]
+        out = []
+        for kind in kinds:
+            for p in propose_all(
+                self.sources, current.snippet, field, index, kind, self.k_per_source
+            ):
+                edit = Edit(
+                    field, kind, index, p.word, words[index].text if kind == "replace" else ""
+                )
+                out.append(
+                    Candidate(
+                        apply_edit(current.snippet, edit),
+                        (*current.edits, edit),
+                        current.snippet,
+                        p.source,
+                    )
+                )
+        return out

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
+from highstakes.attacks.candidates.lm import LanguageModelProposals
+from highstakes.attacks.menu import SubstitutionMenu
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
+from highstakes.models.generator import CausalLM
+
+S = Snippet(
+    "The knight rode out. The valley was quiet. A dragon slept.",
+    "The dragon bit the knight on his arm.",
+)
+
+
+def test_menu_scores_every_item_and_sorts(tiny_classifier: Classifier, tiny_lm: CausalLM) -> None:
+    sources = [LanguageModelProposals(tiny_lm), EmbeddingNeighbours(tiny_classifier)]
+    menu = SubstitutionMenu(tiny_classifier, sources, k_per_source=12)
+    items = menu.menu(S, "completion", 2)
+    assert len(items) >= 20
+    assert {i.source for i in items} == {"lm", "embedding"}
+    scores = [i.score for i in items]
+    assert scores == sorted(scores)
+    again = tiny_classifier.score([i.snippet for i in items])
+    assert again == pytest.approx(scores, abs=1e-5)
+    assert all(i.edit.original == "bit" and i.word in i.snippet.completion for i in items)
+    inserts = menu.menu(S, "completion", 2, "insert")
+    assert inserts and all(i.edit.kind == "insert" for i in inserts)
+
+
+def test_menu_refuses_positions_that_do_not_exist(tiny_classifier: Classifier) -> None:
+    menu = SubstitutionMenu(tiny_classifier, [EmbeddingNeighbours(tiny_classifier)])
+    with pytest.raises(IndexError):
+        menu.menu(S, "completion", 99)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from highstakes.attacks.saliency import SaliencyMethod, token_saliency, word_saliency
+from highstakes.attacks.text import words_of
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import POSITIVE_INDEX, Classifier
+
+S = Snippet(
+    "The knight rode out. The valley was quiet. A dragon slept.",
+    "The dragon's claws tore through his armour.",
+)
+
+
+@pytest.mark.parametrize("method", list(SaliencyMethod))
+def test_every_word_gets_a_normalized_score(tiny_classifier: Classifier, method: str) -> None:
+    result = word_saliency(tiny_classifier, S, method)
+    n_words = len(words_of(S.prompt)) + len(words_of(S.completion))
+    assert len(result) == n_words
+    assert [r.word.field for r in result].count("prompt") == len(words_of(S.prompt))
+    scores = [r.score for r in result]
+    assert max(scores) == pytest.approx(1.0) and min(scores) >= 0.0
+    assert sum(r.raw > 0 for r in result) >= n_words - 2  # every real word is attributed
+
+
+def test_integrated_gradients_are_complete(tiny_classifier: Classifier) -> None:
+    """Completeness (Sundararajan et al., 2017): attributions sum to f(x) - f(baseline)."""
+    from captum.attr import IntegratedGradients
+
+    clf = tiny_classifier
+    enc = clf.tokenizer(S.prompt, S.completion, return_tensors="pt")
+    embeds = clf.model.get_input_embeddings()(enc["input_ids"]).detach()
+
+    def f(e: torch.Tensor) -> torch.Tensor:
+        n = e.shape[0]
+        logits = clf.model(
+            inputs_embeds=e,
+            attention_mask=enc["attention_mask"].expand(n, -1),
+            token_type_ids=enc["token_type_ids"].expand(n, -1),
+        ).logits
+        return logits[:, POSITIVE_INDEX] - logits[:, 1 - POSITIVE_INDEX]
+
+    attributions = IntegratedGradients(f).attribute(
+        embeds, baselines=torch.zeros_like(embeds), n_steps=200, internal_batch_size=200
+    )
+    gap = float(f(embeds) - f(torch.zeros_like(embeds)))
+    assert float(attributions.sum()) == pytest.approx(gap, rel=0.05, abs=1e-3)
+
+
+def test_gradient_norm_matches_autograd(tiny_classifier: Classifier) -> None:
+    scores, enc = token_saliency(tiny_classifier, S, SaliencyMethod.GRADIENT_NORM)
+    assert scores.shape == (enc["input_ids"].shape[1],)
+    assert torch.all(scores >= 0) and torch.isfinite(scores).all()
