@@ -10,9 +10,7 @@ Each labeler's name is recorded on every example it labels, and reports repeat i
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Protocol
 
 from highstakes.data.records import Example, Label, Snippet
 from highstakes.models.classifier import Classifier
+from highstakes.models.endpoint import chat_completions
 
 GUIDE = Path(__file__).parent / "data" / "labeling-guide.md"
 
@@ -90,15 +89,8 @@ class LLMJudgeLabeler:
             "temperature": 0,
             "max_tokens": 5,
         }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.url.rstrip("/") + "/chat/completions", json.dumps(body).encode(), headers
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            payload = json.loads(response.read())
-        return parse_judgement(payload["choices"][0]["message"]["content"])
+        answers = chat_completions(self.url, body, self.api_key, self.timeout_s)
+        return parse_judgement(answers[0] if answers else "")
 
 
 def apply_labeler(examples: Sequence[Example], labeler: Labeler) -> list[Example]:

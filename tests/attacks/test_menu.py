@@ -23,8 +23,8 @@ def test_menu_scores_every_item_and_sorts(tiny_classifier: Classifier, tiny_lm: 
     assert {i.source for i in items} == {"lm", "embedding"}
     scores = [i.score for i in items]
     assert scores == sorted(scores)
-    again = tiny_classifier.score([i.snippet for i in items])
-    assert again == pytest.approx(scores, abs=1e-5)
+    again = tiny_classifier.score([i.snippet for i in items])  # fp32; the menu may use bf16
+    assert again == pytest.approx(scores, abs=2e-3)
     assert all(i.edit.original == "bit" and i.word in i.snippet.completion for i in items)
     inserts = menu.menu(S, "completion", 2, "insert")
     assert inserts and all(i.edit.kind == "insert" for i in inserts)

@@ -123,3 +123,62 @@ def test_missing_model_folder_is_reported(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "error" in result.output.lower() or result.exception is not None
+
+
+def test_attack_writes_unsure_results_and_metrics(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from tests.attacks.conftest import build_tiny_lm
+    from tests.conftest import make_examples
+
+    from highstakes.models.classifier import Classifier
+
+    lm_dir = build_tiny_lm(tmp_path / "lm")
+    examples = make_examples(8)
+    data = write_examples(tmp_path / "d.jsonl", examples)
+    scores = Classifier.from_pretrained(tiny_model_dir).score(
+        [e.snippet for e in examples if e.label.value == "yes"]
+    )
+    threshold = str(float(sorted(scores)[2]))  # a few injurious ones flagged, some beaten
+    out = tmp_path / "attacks.jsonl"
+    args = [
+        "attack",
+        "--model",
+        str(tiny_model_dir),
+        "--data",
+        str(data),
+        "--n",
+        "3",
+        "--out",
+        str(out),
+        "--budget",
+        "30",
+        "--threshold",
+        threshold,
+        "--generator",
+        str(lm_dir),
+        "--encoder",
+        str(tiny_model_dir),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "success rate" in result.output and "must confirm" in result.output
+    metrics = json.loads(Path(str(out) + ".metrics.json").read_text())
+    assert metrics["attempted"] == 3 and metrics["queries"] <= 90
+    rows = read_examples(out)
+    assert len(rows) == metrics["succeeded"]
+    assert all(r.label.value == "unsure" and r.tags["pending_labeler"] == "human" for r in rows)
+
+
+def test_attack_refuses_an_unknown_recipe(tiny_model_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "attack",
+            "--model",
+            str(tiny_model_dir),
+            "--recipe",
+            "magic",
+            "--out",
+            str(tmp_path / "x.jsonl"),
+        ],
+    )
+    assert result.exit_code == 2 and "unknown recipe 'magic'" in result.output

@@ -25,7 +25,7 @@ class MenuItem:
 
 class SubstitutionMenu:
     def __init__(
-        self, classifier: Classifier, sources: Sequence[CandidateSource], k_per_source: int = 12
+        self, classifier: Classifier, sources: Sequence[CandidateSource], k_per_source: int = 14
     ) -> None:
         self.classifier = classifier
         self.sources = list(sources)
@@ -43,7 +43,7 @@ class SubstitutionMenu:
         original = words[index].text if kind == "replace" else ""
         edits = [Edit(field, kind, index, p.word, original) for p in proposals]
         edited = [apply_edit(snippet, e) for e in edits]
-        scores = self.classifier.score(edited)
+        scores = self.classifier.score(edited, fast=True)
         items = [
             MenuItem(p.word, p.source, p.prior, float(s), e, t)
             for p, e, t, s in zip(proposals, edits, edited, scores, strict=True)

@@ -9,14 +9,13 @@ or an OpenAI-compatible chat endpoint (vLLM, llama.cpp's server) given by URL.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from highstakes.data.records import Snippet
+from highstakes.models.endpoint import chat_completions
 
 INSTRUCTION = (
     "Rewrite the last sentence of a story in different words. Keep exactly what happens, "
@@ -112,15 +111,7 @@ class EndpointParaphraser:
             "temperature": self.temperature,
             "max_tokens": 80,
         }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.url.rstrip("/") + "/chat/completions", json.dumps(body).encode(), headers
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            payload = json.loads(response.read())
-        texts = [c["message"]["content"] for c in payload.get("choices", [])]
+        texts = chat_completions(self.url, body, self.api_key, self.timeout_s)
         return [c for c in (clean(t) for t in texts) if c]
 
 

@@ -31,6 +31,12 @@ def attack_command(
         "human", help="Who must confirm the results: human, llm-judge or reference-classifier."
     ),
     round_: int = typer.Option(0, "--round", min=0, help="Round number stored on results."),
+    generator: str = typer.Option(
+        "embedded-smollm2", help="Causal LM for word proposals, fluency and paraphrases."
+    ),
+    encoder_model: str = typer.Option(
+        "embedded-minilm", "--encoder", help="Sentence encoder for the similarity floor."
+    ),
     seed: int = typer.Option(0, help="Seed for which snippets are chosen and for sampling."),
 ) -> None:
     """Attack the injurious snippets that MODEL flags correctly and report what got through.
@@ -76,7 +82,7 @@ def attack_command(
             f"attacking {len(targets)} of {len(flagged)} correctly flagged injurious "
             f"snippets (threshold {limit:.4g}, budget {budget} queries each)"
         )
-        lm, encoder = CausalLM.from_pretrained(), SentenceEncoder()
+        lm, encoder = CausalLM.from_pretrained(generator), SentenceEncoder(encoder_model)
         paraphraser = (
             EndpointParaphraser(paraphraser_url, paraphraser_model) if paraphraser_url else None
         )

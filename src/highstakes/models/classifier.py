@@ -28,6 +28,13 @@ META_FILE = "highstakes.json"
 POSITIVE_INDEX = 1  # label id of the positive ("yes", injurious) class
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 matmuls run natively here (any CUDA GPU with bf16; AVX512-BF16/AMX CPUs)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def pick_device(device: str | None = None) -> torch.device:
     if device:
         return torch.device(device)
@@ -107,11 +114,13 @@ class Classifier:
             return_tensors="pt" if padding else None,
         )
 
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Forward one padded batch; (B, n_labels) float32 logits."""
+    def logits(self, batch: dict[str, torch.Tensor], fast: bool = False) -> torch.Tensor:
+        """Forward one padded batch; (B, n_labels) float32 logits.  bf16 autocast on a GPU
+        always, and on a CPU with native bf16 when `fast` (about 1.7x faster on 2 cores,
+        probabilities within ~1e-3 of fp32): for interactive menus, not for measurement."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        if self.device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+        if self.device.type == "cuda" or (fast and bf16_is_fast(self.device)):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self.model(**batch).logits.float()
         return self.model(**batch).logits.float()
 
@@ -121,6 +130,7 @@ class Classifier:
         snippets: Sequence[Snippet],
         batch_size: int = 64,
         on_batch: Callable[[int], None] | None = None,
+        fast: bool = False,
     ) -> np.ndarray:
         """Probability of the positive class for each snippet, in input order."""
         if not snippets:
@@ -134,7 +144,7 @@ class Classifier:
             idx = order[start : start + batch_size]
             features = [{k: encoded[k][i] for k in encoded} for i in idx]
             batch = self.tokenizer.pad(features, return_tensors="pt")
-            probs = torch.softmax(self.logits(batch), dim=-1)[:, POSITIVE_INDEX]
+            probs = torch.softmax(self.logits(batch, fast), dim=-1)[:, POSITIVE_INDEX]
             out[idx] = probs.cpu().numpy()
             if on_batch:
                 on_batch(len(idx))

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from highstakes.models.classifier import pick_device
+from highstakes.models.classifier import bf16_is_fast, pick_device
 from highstakes.models.embedded import ModelRef, resolve
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,30 @@ def _without_gguf(model: Any) -> Any:
 class CausalLM:
     """A loaded causal LM with the few operations highstakes needs."""
 
-    def __init__(self, model: Any, tokenizer: Any, device: str | torch.device | None = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str | torch.device | None = None,
+        dtype: str = "auto",
+    ) -> None:
         self.device = pick_device(str(device) if device else None)
-        self.model = model.to(self.device).eval()
+        # bf16 where the hardware runs it natively: halves the cost of proposals, fluency
+        # checks and sampling on a 2-core AVX512-BF16 CPU; log-probs move by ~0.01 nats.
+        use_bf16 = dtype == "bfloat16" or (dtype == "auto" and bf16_is_fast(self.device))
+        self.dtype = torch.bfloat16 if use_bf16 else torch.float32
+        self.model = model.to(self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     @classmethod
-    def from_pretrained(cls, name: str = "embedded-smollm2", device: str | None = None) -> CausalLM:
+    def from_pretrained(
+        cls, name: str = "embedded-smollm2", device: str | None = None, dtype: str = "auto"
+    ) -> CausalLM:
+        """`dtype`: "auto" (bf16 where fast, else float32), "float32" or "bfloat16"."""
         tokenizer, model = _load(resolve(name))
-        return cls(model, tokenizer, device)
+        return cls(model, tokenizer, device, dtype)
 
     @torch.inference_mode()
     def log_likelihood(

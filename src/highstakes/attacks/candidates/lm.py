@@ -43,7 +43,7 @@ class _Slot:
 class LanguageModelProposals:
     name = "lm"
 
-    def __init__(self, lm: CausalLM, pool: int = 30, right_window: int = 3, cache_size: int = 4):
+    def __init__(self, lm: CausalLM, pool: int = 16, right_window: int = 2, cache_size: int = 4):
         self.lm = lm
         self.pool = pool  # proposals re-ranked per request
         self.right_window = right_window  # original tokens after the word that are scored
