@@ -126,10 +126,9 @@ def test_missing_model_folder_is_reported(tmp_path: Path) -> None:
 
 
 def test_attack_writes_unsure_results_and_metrics(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from highstakes.models.classifier import Classifier
     from tests.attacks.conftest import build_tiny_lm
     from tests.conftest import make_examples
-
-    from highstakes.models.classifier import Classifier
 
     lm_dir = build_tiny_lm(tmp_path / "lm")
     examples = make_examples(8)

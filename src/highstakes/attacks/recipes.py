@@ -103,19 +103,20 @@ def substitution(
     beam_width: int = 1,
     k_per_source: int = 6,
     insertions: bool = True,
-    max_words_changed: float = 0.15,
+    max_words_changed: float = 0.10,
     allow_stopwords: bool = False,
-    max_fluency_drop: float = 6.0,
-    min_similarity: float = 0.75,
+    max_fluency_drop: float = 4.0,
+    min_similarity: float = 0.8,
     use_lm_proposals: bool = True,
 ) -> SearchAttack:
     """Word substitutions and insertions guided by saliency, proposals from the LM (left
     context, re-ranked with the right) and the classifier's embedding neighbours.
 
-    Defaults: at most 15% of words changed and a sentence-embedding similarity floor of
-    0.75, in the range TextAttack's word-swap recipes use (e.g. TextFooler, Jin et al.
-    2020, uses 0.84 on windows and BERT-Attack 40% of words); we allow more similarity
-    drift because injury often hinges on one or two words, and a person confirms the label.
+    Defaults: at most 10% of words changed, each edit costing at most 4 nats of LM
+    likelihood, and a sentence-embedding similarity floor of 0.8, near TextFooler's 0.84
+    (Jin et al., 2020).  Looser settings flip more snippets but mostly by removing the
+    injury (thumb -> skirt), which a labeler then rejects: success here is an upper bound
+    until a labeler confirms each result is still injurious.
     """
     from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
     from highstakes.attacks.candidates.lm import LanguageModelProposals

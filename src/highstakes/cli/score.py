@@ -24,8 +24,7 @@ def score_command(
     Give --prompt and --completion for one snippet, or --file for many (rows need prompt and
     completion; a label is not needed).
     """
-    from highstakes.data.records import Snippet
-    from highstakes.models.classifier import Classifier
+    from highstakes.models.light import LightScorer
 
     with user_errors():
         if file is None and (prompt is None or completion is None):
@@ -34,11 +33,16 @@ def score_command(
             raise ValueError("give either --prompt/--completion or --file, not both")
         if prompt is not None and (not prompt.strip() or not completion.strip()):
             raise ValueError("--prompt and --completion must not be empty")
+        if file is None and LightScorer.available(model):  # no transformers import: ~2 s
+            light = LightScorer(model)
+            _print_one(light.score_one(prompt, completion), light.threshold)
+            return
+        from highstakes.data.records import Snippet
+        from highstakes.models.classifier import Classifier
+
         clf = Classifier.from_pretrained(model)
         if file is None:
-            p = clf.score_one(prompt, completion)
-            flagged = "flagged" if p >= clf.threshold else "accepted"
-            typer.echo(f"{p:.6f}\t{flagged} (threshold {clf.threshold:.4g})")
+            _print_one(clf.score_one(prompt, completion), clf.threshold)
             return
         rows = _read_snippet_rows(file)
         snippets = [Snippet(r["prompt"], r["completion"]) for r in rows]
@@ -62,6 +66,11 @@ def score_command(
         console.print(f"wrote {len(lines)} scored rows to {out}")
     else:
         typer.echo("\n".join(lines))
+
+
+def _print_one(probability: float, threshold: float) -> None:
+    flagged = "flagged" if probability >= threshold else "accepted"
+    typer.echo(f"{probability:.6f}\t{flagged} (threshold {threshold:.4g})")
 
 
 def _read_snippet_rows(path: Path) -> list[dict[str, str]]:

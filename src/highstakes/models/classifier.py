@@ -88,8 +88,9 @@ class Classifier:
             device=device,
         )
 
-    def save(self, folder: str | Path) -> Path:
-        """Save in Hugging Face format plus `highstakes.json` (threshold, metadata)."""
+    def save(self, folder: str | Path, light: bool = True) -> Path:
+        """Save in Hugging Face format plus `highstakes.json` (threshold, metadata) and, with
+        `light`, a TorchScript copy for fast command-line scoring (`models.light`)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder)
@@ -100,6 +101,10 @@ class Classifier:
             "metadata": self.metadata,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        if light:
+            from highstakes.models.light import export_torchscript
+
+            export_torchscript(folder, self.max_length)
         return folder
 
     # ---- encoding and scoring -----------------------------------------------------------

@@ -202,7 +202,7 @@ def train(
         if metrics["auroc"] > state["best_auroc"]:
             state.update(best_auroc=metrics["auroc"], best_epoch=epoch)
             clf.threshold = metrics["threshold"]
-            clf.save(best_dir)
+            clf.save(best_dir, light=False)
         state["epoch"] = epoch
         _save_checkpoint(ckpt, clf, optimizer, scheduler, state)
     stopped_early = state["epoch"] + 1 < cfg.epochs
