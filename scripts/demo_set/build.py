@@ -6,7 +6,7 @@ This script only merges: it checks rows, drops exact duplicates, records provena
 pins each prompt group to a split (70/10/20 by a hash of the prompt), so the test split
 stays fixed even if the split function changes later.
 
-usage: python scripts/build_demo_set.py PART.jsonl [PART.jsonl ...]
+usage: python scripts/demo_set/build.py PART.jsonl [PART.jsonl ...]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from highstakes.data.io import parse_record, write_examples
 from highstakes.data.records import Example
 from highstakes.data.splits import hash_split, normalize_prompt
 
-OUT = Path(__file__).resolve().parents[1] / "src/highstakes/data/demo/demo.jsonl"
+OUT = Path(__file__).resolve().parents[2] / "src/highstakes/data/demo/demo.jsonl"
 CREATED = datetime(2026, 11, 27, tzinfo=UTC).isoformat()
 # Two generator samples mention sexual assault, which the labeling guide does not cover
 # and a demo set should not carry; they are left out (see DATASHEET.md).
