@@ -14,12 +14,10 @@ from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.models.embedded import minilm_folder
 
 
-def build_tiny_classifier(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer, 32-wide BERT with the embedded MiniLM's WordPiece tokenizer."""
-    torch.manual_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
+def tiny_bert_config(vocab_size: int) -> BertConfig:
+    """2 layers, 32 wide: fast enough for every test, real enough to train."""
+    return BertConfig(
+        vocab_size=vocab_size,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
@@ -27,7 +25,13 @@ def build_tiny_classifier(folder: Path, seed: int = 0) -> Path:
         max_position_embeddings=256,
         num_labels=2,
     )
-    BertForSequenceClassification(config).save_pretrained(folder)
+
+
+def build_tiny_classifier(folder: Path, seed: int = 0) -> Path:
+    """A tiny BERT classifier with the embedded MiniLM's WordPiece tokenizer."""
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    BertForSequenceClassification(tiny_bert_config(tokenizer.vocab_size)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 

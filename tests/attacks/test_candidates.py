@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
+from transformers import AutoTokenizer, BertForMaskedLM
 
 from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
 from highstakes.attacks.candidates.lm import LanguageModelProposals
@@ -14,6 +14,7 @@ from highstakes.attacks.candidates.wordnet import WordNetSynonyms
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 from highstakes.models.generator import CausalLM
+from tests.conftest import tiny_bert_config
 
 S = Snippet(
     "The knight rode into the valley. The wind was cold. Tom went outside.",
@@ -71,14 +72,8 @@ def test_fluency_change_is_zero_for_the_original_word(tiny_lm: CausalLM) -> None
 def test_masked_lm_proposals(tmp_path: Path, tiny_model_dir: Path) -> None:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    source = MaskedLanguageModelProposals(BertForMaskedLM(config), tokenizer)
+    model = BertForMaskedLM(tiny_bert_config(tokenizer.vocab_size))
+    source = MaskedLanguageModelProposals(model, tokenizer)
     _check(source.propose(S, "completion", 3, "replace", 8), "hand", 8)
     _check(source.propose(S, "completion", 3, "insert", 8), "", 8)
     _check(source.propose(S, "prompt", 1, "replace", 8), "knight", 8)
