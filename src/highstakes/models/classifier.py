@@ -10,7 +10,6 @@ under `torch.inference_mode`, and uses bf16 autocast on a GPU.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from highstakes.data.records import Snippet
 from highstakes.models.embedded import resolve
-
-log = logging.getLogger(__name__)
 
 META_FILE = "highstakes.json"
 POSITIVE_INDEX = 1  # label id of the positive ("yes", injurious) class
