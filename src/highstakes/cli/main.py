@@ -8,7 +8,7 @@ import os
 
 import typer
 
-from highstakes.cli import attack, data, score, train
+from highstakes.cli import attack, calibrate, data, evaluate, generate, score, studio, train
 
 app = typer.Typer(
     name="highstakes",
@@ -21,6 +21,10 @@ app.command("train")(train.train_command)
 app.command("demo")(train.demo_command)
 app.command("score")(score.score_command)
 app.command("attack")(attack.attack_command)
+app.command("generate")(generate.generate_command)
+app.command("calibrate")(calibrate.calibrate_command)
+app.command("evaluate")(evaluate.evaluate_command)
+app.add_typer(studio.app, name="studio")
 
 
 @app.callback()

@@ -1,0 +1,157 @@
+"""`highstakes studio`: serve the web studio; `studio add-user`, `studio add-pairs`,
+`studio add-snippets` manage it from the shell."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import typer
+
+from highstakes.cli.errors import user_errors
+from highstakes.cli.progress import console
+
+app = typer.Typer(
+    help="The web studio where people attack, label and rate.  Without a sub-command it "
+    "starts the server.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+DB_HELP = "Database URL: a SQLite file (default) or postgresql+psycopg://user@host/db."
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    db: str = typer.Option("sqlite:///studio/studio.db", "--db", help=DB_HELP),
+    model: Path = typer.Option(
+        Path("runs/demo/classifier"), "--model", help="Trained classifier folder to serve."
+    ),
+    data: str = typer.Option(
+        "demo", "--data", help="Data imported on first start: demo or a file."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    menu_lm: str = typer.Option(
+        "embedded-smollm2", "--menu-lm", help="Language model for the word menu, or 'none'."
+    ),
+) -> None:
+    """Start the studio (first start: create tables, import data, create an admin)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = db
+        return
+    import uvicorn
+
+    from highstakes.data.demo import load_dataset
+    from highstakes.store.db import make_engine
+    from highstakes.studio.main import create_app
+    from highstakes.studio.services.bootstrap import bootstrap
+    from highstakes.studio.settings import StudioSettings
+
+    with user_errors():
+        engine = make_engine(db)
+        started = bootstrap(engine, model, load_dataset(data))
+        engine.dispose()
+    console.print(f"Studio at [bold]http://{host}:{port}/[/bold]  (serving {started.version})")
+    if started.imported:
+        console.print(f"Imported {started.imported} snippets from {data}.")
+    if started.admin_password:
+        console.print(
+            f"First admin login: user [bold]admin[/bold], password "
+            f"[bold]{started.admin_password}[/bold] (shown once; add users on /admin)"
+        )
+    settings = StudioSettings(database_url=db, model_dir=str(model), menu_lm=menu_lm)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def _session(db: str):  # type: ignore[no-untyped-def]
+    from highstakes.store.db import make_engine, migrate, session_factory
+
+    engine = make_engine(db)
+    migrate(engine)
+    return session_factory(engine)()
+
+
+@app.command("add-user")
+def add_user(
+    ctx: typer.Context,
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., "--role", help="admin, attacker, labeler or rater."),
+    password: str = typer.Option(
+        "", "--password", help="At least 8 characters; a random one is made and shown if empty."
+    ),
+) -> None:
+    """Create a user."""
+    from highstakes.store import accounts
+
+    chosen = password or secrets.token_urlsafe(12)
+    with user_errors(), _session(ctx.obj) as session:
+        accounts.create_user(session, username, chosen, role)
+        session.commit()
+    shown = "" if password else f" with password [bold]{chosen}[/bold]"
+    console.print(f"Created {role} [bold]{username}[/bold]{shown}.")
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return rows
+
+
+@app.command("add-pairs")
+def add_pairs(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="JSONL rows: prompt, filtered, unfiltered, threshold."),
+) -> None:
+    """Queue pairs for the quality rating task (all or nothing)."""
+    from highstakes.store import work
+
+    with user_errors(), _session(ctx.obj) as session:
+        rows = _jsonl(path)
+        for n, row in enumerate(rows, 1):
+            try:
+                work.add_pair(
+                    session,
+                    str(row["prompt"]),
+                    str(row["filtered"]),
+                    str(row["unfiltered"]),
+                    float(row["threshold"]),  # type: ignore[arg-type]
+                )
+            except KeyError as exc:
+                raise ValueError(f"{path}:{n}: missing field {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: {exc}") from None
+        session.commit()
+    console.print(f"Queued {len(rows)} pairs for rating.")
+
+
+@app.command("add-snippets")
+def add_snippets(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="JSONL rows: prompt, completion."),
+    source: str = typer.Option("generator", "--source", help="paraphrase, generator, auto-attack."),
+    round_: int = typer.Option(0, "--round"),
+) -> None:
+    """Queue snippets for the labeling queue (all or nothing)."""
+    from highstakes.store import work
+
+    with user_errors(), _session(ctx.obj) as session:
+        rows = _jsonl(path)
+        for n, row in enumerate(rows, 1):
+            try:
+                work.add_for_labeling(
+                    session, str(row["prompt"]), str(row["completion"]), source, round_
+                )
+            except KeyError as exc:
+                raise ValueError(f"{path}:{n}: missing field {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: {exc}") from None
+        session.commit()
+    console.print(f"Queued {len(rows)} snippets for labeling.")

@@ -1,0 +1,1 @@
+"""Persistent storage for the studio: tables, repositories, migrations."""

@@ -1,0 +1,1 @@
+"""The studio: the web application where people attack, label and rate."""
