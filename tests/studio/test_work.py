@@ -155,6 +155,12 @@ def test_bad_input_gets_a_clear_4xx(studio: Studio) -> None:
         json={"username": "x y", "password": "longenough", "role": "rater"},
     )
     assert user.status_code == 400 and "username" in user.json()["detail"]
+    nul = studio.admin.call(
+        "POST",
+        "/api/admin/snippets",
+        json={"prompt": PROMPT, "completion": "a\x00b", "source": "generator"},
+    )
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
 
 
 def test_active_time_cannot_exceed_wall_time(studio: Studio) -> None:

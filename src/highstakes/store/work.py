@@ -24,6 +24,8 @@ def check_text(prompt: str, completion: str) -> None:
             raise StoreError(f"{name}: must not be empty")
         if len(text) > MAX_TEXT:
             raise StoreError(f"{name}: at most {MAX_TEXT} characters (got {len(text)})")
+        if "\x00" in text:  # PostgreSQL text cannot hold it, and no story needs it
+            raise StoreError(f"{name}: contains a NUL character")
 
 
 def import_examples(session: Session, examples: Iterable[Example]) -> int:

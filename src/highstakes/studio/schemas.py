@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from highstakes.store.work import MAX_TEXT
 
 Text = Field(min_length=1, max_length=MAX_TEXT)
+MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist; refuse them early
 
 
 class Strict(BaseModel):
@@ -98,7 +99,7 @@ class ToLabelPublic(BaseModel):
 
 
 class LabelIn(Strict):
-    snippet_id: int = Field(ge=1)
+    snippet_id: int = Field(ge=1, le=MAX_ID)
     label: Literal["yes", "no", "unsure"]
 
 
@@ -115,7 +116,7 @@ class PairPublic(BaseModel):
 
 
 class RatingIn(Strict):
-    pair_id: int = Field(ge=1)
+    pair_id: int = Field(ge=1, le=MAX_ID)
     choice: Literal["a", "b", "same"]
 
 
@@ -144,7 +145,7 @@ class SettingsIn(Strict):
 class VersionIn(Strict):
     name: str = Field(min_length=1, max_length=128)
     path: str = Field(min_length=1, max_length=1000)
-    round: int = Field(0, ge=0)
+    round: int = Field(0, ge=0, le=1_000_000)
     threshold: float | None = Field(None, gt=0, le=1)
 
 
@@ -157,13 +158,13 @@ class VersionPublic(BaseModel):
 
 
 class ResolveIn(Strict):
-    snippet_id: int = Field(ge=1)
+    snippet_id: int = Field(ge=1, le=MAX_ID)
     label: Literal["yes", "no", "unsure"]
 
 
 class NewSnippetIn(SnippetIn):
     source: Literal["paraphrase", "generator", "auto-attack", "handwritten", "random"]
-    round: int = Field(0, ge=0)
+    round: int = Field(0, ge=0, le=1_000_000)
 
 
 class PairIn(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from highstakes.data.records import Snippet
 from highstakes.store import accounts, work
@@ -17,6 +17,7 @@ from highstakes.studio.services.scoring import ScoringService, Tools
 
 router = APIRouter(prefix="/api", tags=["attack"])
 KeyDep = Annotated[str | None, Depends(idempotency.idempotency_key)]
+TaskId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 
 
 def scoring(request: Request) -> ScoringService:
@@ -124,7 +125,7 @@ async def get_or_open_task(
 
 @router.post("/tasks/{task_id}/heartbeat", status_code=204)
 async def heartbeat(
-    task_id: int, body: schemas.HeartbeatIn, viewer: Attacker, session: SessionDep
+    task_id: TaskId, body: schemas.HeartbeatIn, viewer: Attacker, session: SessionDep
 ) -> None:
     task = work.own_task(session, viewer.user, task_id)
     if task.status != "open":
@@ -137,7 +138,7 @@ async def heartbeat(
 
 @router.post("/tasks/{task_id}/submit", response_model=schemas.SubmissionPublic)
 async def submit(
-    task_id: int,
+    task_id: TaskId,
     body: schemas.SubmitIn,
     viewer: Attacker,
     session: SessionDep,
@@ -163,7 +164,9 @@ async def submit(
 
 
 @router.post("/tasks/{task_id}/skip", status_code=204)
-async def skip(task_id: int, body: schemas.SkipIn, viewer: Attacker, session: SessionDep) -> None:
+async def skip(
+    task_id: TaskId, body: schemas.SkipIn, viewer: Attacker, session: SessionDep
+) -> None:
     task = work.own_task(session, viewer.user, task_id)
     if task.status != "open":
         raise StoreError(f"task {task_id} is already {task.status}")

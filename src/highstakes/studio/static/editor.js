@@ -17,6 +17,11 @@ const state = {
   activeMs: 0, lastInput: Date.now(), submitKey: null,
 };
 
+function shown(value) {
+  if (value === null || value === undefined) return "unset";
+  return value < 1e-3 ? value.toExponential(2) : value.toPrecision(4);
+}
+
 function text() { return { prompt: promptBox.value, completion: completionBox.value }; }
 
 function updateSubmit() {
@@ -42,7 +47,7 @@ async function refresh() {
     state.target = result.target_threshold;
     state.fresh = true;
     document.getElementById("score").textContent = result.score.toFixed(4);
-    document.getElementById("target").textContent = state.target === null ? "unset" : state.target.toPrecision(4);
+    document.getElementById("target").textContent = shown(state.target);
     document.getElementById("status").textContent = "";
     state.last = body;
     updateSubmit();
@@ -171,7 +176,7 @@ async function loadTask() {
   promptBox.value = state.task.prompt;
   completionBox.value = state.task.completion;
   state.target = state.task.target_threshold;
-  document.getElementById("target").textContent = state.target === null ? "unset" : state.target.toPrecision(4);
+  document.getElementById("target").textContent = shown(state.target);
   await refresh();
 }
 

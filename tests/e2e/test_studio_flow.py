@@ -1,0 +1,103 @@
+"""One real session in the studio: an attacker rewrites a snippet with the substitution
+menu and submits it, a labeler labels it, a rater rates a pair, and the admin's dashboard
+counts all three.  The rewrite page's screenshot is the one in the README."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from highstakes.store import work
+from highstakes.store.db import make_engine, session_factory
+from tests.studio.server import PASSWORD, running
+
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "studio-rewrite.png"
+
+
+def _page(browser: Any, url: str, username: str) -> Any:
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def test_attack_label_rate_dashboard(browser: Any, studio_model: Path, tmp_path: Path) -> None:
+    url_db = f"sqlite:///{tmp_path / 'studio.db'}"
+    with running(url_db, studio_model, tmp_path) as server:
+        engine = make_engine(url_db)
+        with session_factory(engine)() as session:
+            work.add_pair(
+                session,
+                "Mo fed the goats. The sun set. He went in.",
+                "He slept well.",
+                "He fell asleep by the fire.",
+                0.05,
+            )
+            session.commit()
+        engine.dispose()
+
+        admin = _page(browser, server.url, "admin")
+        expect(admin.locator("h1")).to_have_text("Dashboard")
+        admin.fill("input[name=target_threshold]", "0.000001")
+        admin.fill("input[name=labels_per_snippet]", "1")
+        admin.click("form[data-api='/api/admin/settings'] button")
+        expect(admin.locator("#target-threshold")).to_have_text("1e-06")
+
+        # the attacker: the score is above a 1e-6 target, so Submit stays off even when
+        # the snippet is confirmed injurious
+        attacker = _page(browser, server.url, "attacker")
+        attacker.goto(f"{server.url}/attack/rewrite")
+        expect(attacker.locator("#score")).to_have_text(re.compile(r"\d\.\d{4}"))
+        expect(attacker.locator(".word").first).to_be_visible()
+        attacker.check("#still-injurious")
+        expect(attacker.locator("#submit")).to_be_disabled()
+
+        # the admin raises the target; the next score the attacker gets carries it
+        admin.fill("input[name=target_threshold]", "0.99")
+        admin.click("form[data-api='/api/admin/settings'] button")
+        expect(admin.locator("#target-threshold")).to_have_text("0.99")
+
+        before = attacker.input_value("#completion")
+        attacker.locator(".line.completion .word").nth(1).click()
+        choices = attacker.locator("#menu-items .choice")
+        expect(choices.first).to_be_visible()
+        assert choices.count() >= 5
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        shot = SCREENSHOT if os.environ.get("HIGHSTAKES_SCREENSHOTS") else tmp_path / "shot.png"
+        attacker.screenshot(path=str(shot), full_page=True)
+        choice = choices.nth(0).inner_text()
+        choices.nth(0).click()
+        expect(attacker.locator("#completion")).not_to_have_value(before)
+        assert choice in attacker.input_value("#completion")
+        expect(attacker.locator("#undo")).to_be_enabled()
+        expect(attacker.locator("#submit")).to_be_enabled()
+        rewritten = attacker.input_value("#completion")
+        attacker.click("#submit")
+        expect(attacker.locator("#message")).to_contain_text("Submitted")
+
+        labeler = _page(browser, server.url, "labeler")
+        expect(labeler.locator("#label-completion")).to_have_text(rewritten)
+        labeler.click("button[data-label=yes]")
+        expect(labeler.locator("#label-empty")).to_be_visible()
+
+        rater = _page(browser, server.url, "rater")
+        expect(rater.locator("#rate-a")).not_to_be_empty()
+        rater.click("button[data-choice=a]")
+        expect(rater.locator("#rate-empty")).to_be_visible()
+
+        admin.reload()
+        row = admin.locator("#counts tr[data-source='tool-assisted']")
+        expect(row.locator(".agreed")).to_have_text("1")
+        expect(admin.locator("#ratings .n")).to_have_text("1")
+        cost = admin.locator("#cost-attacker tbody tr")
+        expect(cost).to_have_count(1)
+        expect(cost.locator("td").nth(0)).to_have_text("attacker")
+        expect(cost.locator("td").nth(2)).to_have_text("1")

@@ -1,0 +1,105 @@
+"""Kill the server (SIGKILL) while attackers submit; after a restart and a retry of every
+unanswered request with its idempotency key, each submission is stored exactly once and
+every acknowledged one is there."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from highstakes.store.db import make_engine, session_factory
+from highstakes.store.tables import SnippetRow
+from tests.studio.server import Server, prepare, sign_in
+
+ATTACKERS = [f"attacker{i}" for i in range(4)]
+PROMPT = "Ann walked to the shed. It was late. She lit a lamp."
+
+
+def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
+    client = sign_in(url, name)
+    n = 0
+    try:
+        while not stop.is_set():
+            task = client.post("/api/tasks/write").json()
+            request = {
+                "task_id": task["task_id"],
+                "key": f"{name}-{n:04d}-key",
+                "body": {
+                    "prompt": PROMPT,
+                    "completion": f"{name} cut a finger, try {n}.",
+                    "still_injurious": True,
+                },
+                "answer": None,
+            }
+            sent.append(request)
+            response = client.post(
+                f"/api/tasks/{task['task_id']}/submit",
+                json=request["body"],
+                headers={"Idempotency-Key": request["key"]},
+            )
+            if response.status_code == 200:
+                request["answer"] = response.json()
+            n += 1
+    except httpx.HTTPError:
+        return  # the server died under us: this request has no answer
+
+
+def test_killed_server_loses_and_duplicates_nothing(
+    database_url: str, studio_model: Path, tmp_path: Path
+) -> None:
+    url_db = database_url
+    users = {"admin": "admin", **dict.fromkeys(ATTACKERS, "attacker")}
+    data = prepare(tmp_path, url_db, users)
+    server = Server(url_db, studio_model, data, tmp_path / "server.log")
+    server.start()
+    admin = sign_in(server.url, "admin")
+    assert admin.post("/api/admin/settings", json={"target_threshold": 0.99}).status_code == 204
+    sent: dict[str, list[dict]] = {name: [] for name in ATTACKERS}
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_work, args=(server.url, n, sent[n], stop)) for n in ATTACKERS
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while sum(r["answer"] is not None for s in sent.values() for r in s) < 12:
+        assert time.monotonic() < deadline, "no submissions went through"
+        time.sleep(0.05)
+    server.kill()  # mid-request: the attackers are still sending
+    stop.set()
+    for t in threads:
+        t.join(30)
+    requests = [r for s in sent.values() for r in s]
+    acknowledged = {r["key"]: r["answer"] for r in requests if r["answer"] is not None}
+    unanswered = [r for r in requests if r["answer"] is None]
+    assert unanswered, "the kill came between requests; nothing was in flight"
+
+    server.start()
+    for name in ATTACKERS:  # each attacker retries what got no answer, with the same key
+        client = sign_in(server.url, name)
+        for r in (r for r in sent[name] if r["answer"] is None):
+            retry = client.post(
+                f"/api/tasks/{r['task_id']}/submit",
+                json=r["body"],
+                headers={"Idempotency-Key": r["key"]},
+            )
+            assert retry.status_code == 200, retry.text
+            r["answer"] = retry.json()
+        client.close()
+    server.stop()
+
+    engine = make_engine(url_db)
+    with session_factory(engine)() as session:
+        rows = list(session.scalars(select(SnippetRow).where(SnippetRow.source == "human-attack")))
+    engine.dispose()
+    texts = [row.completion for row in rows]
+    assert len(texts) == len(set(texts)) == len(requests)  # none lost, none twice
+    stored = {row.id: row.completion for row in rows}
+    for r in requests:
+        assert stored[r["answer"]["snippet_id"]] == r["body"]["completion"]
+    for key, answer in acknowledged.items():  # acknowledged answers did not change
+        assert next(r for r in requests if r["key"] == key)["answer"] == answer
