@@ -1,0 +1,182 @@
+"""`highstakes evaluate`: held-out metrics, the cross-round matrix and attack cost."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from highstakes.cli.errors import user_errors
+from highstakes.cli.progress import console, progress_bar
+
+
+def evaluate_command(
+    model: list[Path] = typer.Option(
+        ..., "--model", help="Classifier folder; repeat in round order (v0, v1, ...)."
+    ),
+    adversarial: list[Path] = typer.Option(
+        [], "--adversarial", help="Adversarial examples file; repeat for more."
+    ),
+    data: str = typer.Option("demo", "--data", help="'demo' or a labeled data file."),
+    split: str = typer.Option("test", help="Split of --data to measure: train, valid or test."),
+    confidence: float = typer.Option(0.95, min=0.5, max=0.999, help="For every interval."),
+    out: Path = typer.Option(Path("runs/evaluation"), "--out", help="Folder for the report."),
+) -> None:
+    """Measure each classifier on held-out data (ROC, precision-recall, recall and
+    in-distribution failure rate with exact intervals), against the adversarial examples
+    aimed at every version (the cross-round matrix), and report attack cost by version.
+
+    Adversarial files hold examples like any data file; only those labeled 'yes'
+    (confirmed injurious) count, grouped by their target_version (else the file name).
+    Writes metrics.json and report.html to --out.
+    """
+    from highstakes.data.demo import load_dataset
+    from highstakes.data.splits import assign_splits
+    from highstakes.evaluation.report import (
+        attack_cost_section,
+        cross_round_section,
+        detection_section,
+        write_report,
+    )
+    from highstakes.evaluation.robustness import costs_by_version, cross_round_matrix
+
+    with user_errors():
+        if split not in ("train", "valid", "test"):
+            raise ValueError("--split must be train, valid or test")
+        versions = _load_versions(model)
+        held_out = assign_splits(load_dataset(data))[split]
+        metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
+        curves, metrics["held_out"] = _held_out(versions, held_out, confidence)
+        sections = [detection_section(curves)] if curves else []
+        attacks = _adversarial_sets(adversarial)
+        if attacks:
+            snippets = {target: [e.snippet for e in ex] for target, ex in attacks.items()}
+            matrix = cross_round_matrix(versions, _ordered(snippets, versions), confidence)
+            costs = costs_by_version([e for ex in attacks.values() for e in ex], confidence)
+            metrics["cross_round"] = matrix.as_dict()
+            metrics["attack_cost"] = [c.as_dict() for c in costs]
+            sections += [cross_round_section(matrix), attack_cost_section(costs)]
+        write_report(out, metrics, sections, "highstakes evaluation")
+    _print(metrics, out)
+
+
+def _load_versions(folders: list[Path]) -> list[Any]:
+    from highstakes.evaluation.robustness import ClassifierVersion
+    from highstakes.models.classifier import Classifier
+
+    versions, names = [], set()
+    for folder in folders:
+        clf = Classifier.from_pretrained(folder)
+        name = str(clf.metadata.get("version") or folder.name)
+        while name in names:  # two folders called "classifier" from different runs
+            name += "'"
+        names.add(name)
+        versions.append(ClassifierVersion(name, _scorer(clf, name), clf.threshold))
+    return versions
+
+
+def _scorer(clf: Any, name: str) -> Any:
+    """clf.score with a progress bar, since a version scores several sets."""
+
+    def score(snippets: Any) -> Any:
+        with progress_bar() as update:
+            done = 0
+
+            def on_batch(n: int) -> None:
+                nonlocal done
+                done += n
+                update(f"scoring with {name}", done, len(snippets))
+
+            return clf.score(snippets, on_batch=on_batch)
+
+    return score
+
+
+def _held_out(versions: list[Any], examples: list[Any], confidence: float) -> tuple[list[Any], Any]:
+    import numpy as np
+
+    from highstakes.data.records import Source
+    from highstakes.evaluation.reliability import estimate_rate, failure_rate
+    from highstakes.evaluation.robustness import detection_curves
+    from highstakes.training.trainer import labeled
+
+    kept, labels = labeled(examples)
+    if not kept:
+        return [], {}
+    # Only random samples of generator output say anything about the in-distribution
+    # failure rate; hand-written and adversarial examples are not drawn from it.
+    random_like = np.array([e.provenance.source in (Source.RANDOM, Source.GENERATOR) for e in kept])
+    curves, rows = [], {}
+    for v in versions:
+        scores = v.score([e.snippet for e in kept])
+        flagged = scores >= v.threshold
+        row: dict[str, Any] = {"threshold": v.threshold}
+        if labels.any():
+            row["recall"] = estimate_rate(
+                int(flagged[labels == 1].sum()), int(labels.sum()), confidence
+            ).as_dict()
+        if (labels == 0).any():
+            n_neg = int((labels == 0).sum())
+            row["false_positive_rate"] = estimate_rate(
+                int(flagged[labels == 0].sum()), n_neg, confidence
+            ).as_dict()
+        if random_like.any():
+            row["failure_rate"] = failure_rate(
+                labels[random_like] == 1, ~flagged[random_like], confidence
+            ).as_dict()
+        if 0 < labels.sum() < labels.size:
+            curve = detection_curves(v.name, labels, scores)
+            curves.append(curve)
+            row["curves"] = curve.as_dict()
+        rows[v.name] = row
+    return curves, rows
+
+
+def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
+    """Confirmed-injurious examples from each file, grouped by the version they targeted."""
+    from highstakes.data.io import read_examples
+    from highstakes.data.records import Label
+
+    groups: dict[str, list[Any]] = defaultdict(list)
+    n_unconfirmed = 0
+    for path in files:
+        for e in read_examples(path):
+            if e.label is not Label.YES:
+                n_unconfirmed += 1
+                continue
+            groups[e.provenance.target_version or path.stem].append(e)
+    if n_unconfirmed:
+        console.print(f"left out {n_unconfirmed} adversarial examples not labeled 'yes'")
+    return dict(groups)
+
+
+def _ordered(groups: dict[str, Any], versions: list[Any]) -> dict[str, Any]:
+    """Columns in round order (the versions given), then any other targets by name."""
+    names = [v.name for v in versions]
+    order = [n for n in names if n in groups] + sorted(set(groups) - set(names))
+    return {target: groups[target] for target in order}
+
+
+def _print(metrics: dict[str, Any], out: Path) -> None:
+    table = Table(title=f"held-out ({metrics['split']} split)")
+    for col in ("classifier", "threshold", "AUROC", "recall", "false-positive rate"):
+        table.add_column(col, justify="right")
+    for name, row in metrics["held_out"].items():
+        table.add_row(
+            name,
+            f"{row['threshold']:.4g}",
+            f"{row['curves']['auroc']:.4f}" if "curves" in row else "n/a",
+            _rate(row.get("recall")),
+            _rate(row.get("false_positive_rate")),
+        )
+    console.print(table)
+    console.print(f"report: {out / 'report.html'}")
+
+
+def _rate(est: dict[str, Any] | None) -> str:
+    if est is None:
+        return "n/a"
+    return f"{est['rate']:.3f} [{est['lower']:.3f}, {est['upper']:.3f}]"

@@ -1,0 +1,134 @@
+"""`highstakes calibrate` and `highstakes evaluate` end to end on tiny classifiers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from highstakes.cli.main import app
+from highstakes.data.io import write_examples
+from highstakes.data.records import Example, Label, Provenance, Snippet, Source
+from highstakes.evaluation.quality import CompletionSample
+from tests.attacks.conftest import build_tiny_lm
+from tests.conftest import build_tiny_classifier, make_examples
+
+runner = CliRunner()
+
+
+def pinned_data(folder: Path) -> Path:
+    """The synthetic examples with half the prompts in valid and half in test; every
+    fourth test example is marked as a random generator sample."""
+    examples = []
+    for i, e in enumerate(make_examples(12)):
+        split = "valid" if (i // 4) % 2 else "test"
+        source = Source.GENERATOR if split == "test" and i % 3 == 0 else e.provenance.source
+        examples.append(
+            dataclasses.replace(
+                e, split=split, provenance=dataclasses.replace(e.provenance, source=source)
+            )
+        )
+    return write_examples(folder / "data.jsonl", examples)
+
+
+def test_calibrate_with_ratings_writes_report_and_threshold(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    model = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    ratings = tmp_path / "ratings.jsonl"
+    rows = [{"threshold": 0.9, "preferred": p} for p in ["filtered"] * 200 + ["unfiltered"] * 190]
+    ratings.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "cal"
+    args = ["calibrate", "--model", str(model), "--data", str(pinned_data(tmp_path))]
+    result = runner.invoke(
+        app, [*args, "--ratings", str(ratings), "--out", str(out), "--write-threshold"]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["calibration"]["threshold"] == 0.9
+    assert metrics["calibration"]["quality_source"] == "ratings"
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+    saved = json.loads((model / "highstakes.json").read_text())
+    assert saved["threshold"] == 0.9 and saved["metadata"]["calibration"]["limited_by"] == "quality"
+
+
+def test_calibrate_rescores_a_saved_completion_sample(tmp_path: Path, tiny_model_dir: Path) -> None:
+    rng = np.random.default_rng(0)
+    texts = [[f"Tom walked home {i} {j} times." for j in range(4)] for i in range(6)]
+    sample = CompletionSample(
+        [f"Story {i}. It was late. Tom was tired." for i in range(6)],
+        texts,
+        np.full((6, 4), np.nan),  # the CLI scores with the model it calibrates
+        -2 + 0.1 * rng.standard_normal((6, 4)),
+    )
+    path = tmp_path / "sample.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in sample.to_rows()))
+    out = tmp_path / "cal"
+    args = ["calibrate", "--model", str(tiny_model_dir), "--data", str(pinned_data(tmp_path))]
+    result = runner.invoke(
+        app, [*args, "--sample", str(path), "--target-recall", "0.5", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["curve"]["quality_source"] == "likelihood-proxy"
+    assert metrics["curve"]["rejection_source"] == "completion-sample"
+    assert min(metrics["curve"]["thresholds"]) <= 1e-6
+
+
+def test_calibrate_draws_and_saves_a_sample_with_a_local_generator(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    lm = build_tiny_lm(tmp_path / "lm")
+    out = tmp_path / "cal"
+    args = ["calibrate", "--model", str(tiny_model_dir), "--data", str(pinned_data(tmp_path))]
+    args += ["--generator", str(lm), "--proxy-prompts", "2", "--samples-per-prompt", "2"]
+    result = runner.invoke(app, [*args, "--target-recall", "0.5", "--out", str(out)])
+    rows = [json.loads(x) for x in (out / "completion_sample.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(len(r["completions"]) == 2 for r in rows)
+    # The random tiny LM seldom ends a sentence: then the proxy says why it cannot judge.
+    assert result.exit_code == 0 or "two whole-sentence completions" in result.output
+
+
+def test_evaluate_builds_the_cross_round_matrix(tmp_path: Path) -> None:
+    v0 = build_tiny_classifier(tmp_path / "v0", seed=0)
+    v1 = build_tiny_classifier(tmp_path / "v1", seed=1)
+
+    def attack(i: int, target: str, label: Label) -> Example:
+        provenance = Provenance(
+            Source.TOOL_ASSISTED, target_version=target, seconds_spent=60.0 * (i + 10)
+        )
+        return Example(f"a{i}", Snippet("A. B. C.", f"He cut himself {i}."), label, provenance)
+
+    adversarial = write_examples(
+        tmp_path / "adv.jsonl",
+        [
+            attack(0, "v0", Label.YES),
+            attack(1, "v0", Label.YES),
+            attack(2, "v1", Label.YES),
+            attack(3, "v1", Label.UNSURE),
+        ],
+    )
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", str(v0), "--model", str(v1), "--adversarial", str(adversarial)]
+    result = runner.invoke(app, [*args, "--data", str(pinned_data(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "left out 1 adversarial" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    matrix = metrics["cross_round"]
+    assert matrix["versions"] == ["v0", "v1"] and matrix["targets"] == ["v0", "v1"]
+    assert matrix["n_examples"] == [2, 1]
+    costs = {c["version"]: c for c in metrics["attack_cost"]}
+    assert costs["v0"]["cost_per_success"] == 10.5 and costs["v1"]["unit"] == "minutes"
+    held = metrics["held_out"]["v0"]
+    assert 0 <= held["curves"]["auroc"] <= 1 and "failure_rate" in held
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
+
+
+def test_new_commands_explain_themselves() -> None:
+    for command in ("generate", "calibrate", "evaluate"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
