@@ -44,8 +44,11 @@ def prepare(folder: Path, database_url: str, users: dict[str, str] = USERS) -> P
 
 
 class Server:
-    def __init__(self, database_url: str, model: Path, data: Path, log: Path) -> None:
+    def __init__(
+        self, database_url: str, model: Path, data: Path, log: Path, menu_lm: str = "none"
+    ) -> None:
         self.database_url, self.model, self.data, self.log = database_url, model, data, log
+        self.menu_lm = menu_lm
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,7 +68,7 @@ class Server:
             "--port",
             str(self.port),
             "--menu-lm",
-            "none",
+            self.menu_lm,
         ]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         with self.log.open("ab") as log:

@@ -13,7 +13,7 @@ const IDLE_MS = 20000;
 
 const state = {
   task: null, target: null, score: null, fresh: false, seq: 0, words: [],
-  history: [], last: null, typing: false, timer: null,
+  history: [], last: null, typing: false, timer: null, highlightTimer: null,
   activeMs: 0, lastInput: Date.now(), submitKey: null,
 };
 
@@ -51,7 +51,11 @@ async function refresh() {
     document.getElementById("status").textContent = "";
     state.last = body;
     updateSubmit();
-    if (kind === "rewrite") await highlight(body, seq);
+    // highlights follow once typing pauses: saliency is a backward pass, too dear per keystroke
+    if (kind === "rewrite") {
+      clearTimeout(state.highlightTimer);
+      state.highlightTimer = setTimeout(() => highlight(body, seq).catch((err) => say(err.message, true)), 1000);
+    }
   } catch (err) {
     document.getElementById("status").textContent = "";
     say(err.message, true);
