@@ -19,6 +19,9 @@ ATTACKERS = [f"attacker{i}" for i in range(4)]
 PROMPT = "Ann walked to the shed. It was late. She lit a lamp."
 
 
+IN_FLIGHT: set[str] = set()  # keys of submissions sent and not yet answered
+
+
 def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
     client = sign_in(url, name)
     n = 0
@@ -36,6 +39,7 @@ def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
                 "answer": None,
             }
             sent.append(request)
+            IN_FLIGHT.add(request["key"])
             response = client.post(
                 f"/api/tasks/{task['task_id']}/submit",
                 json=request["body"],
@@ -43,6 +47,7 @@ def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
             )
             if response.status_code == 200:
                 request["answer"] = response.json()
+            IN_FLIGHT.discard(request["key"])
             n += 1
     except httpx.HTTPError:
         return  # the server died under us: this request has no answer
@@ -52,6 +57,7 @@ def test_killed_server_loses_and_duplicates_nothing(
     database_url: str, studio_model: Path, tmp_path: Path
 ) -> None:
     url_db = database_url
+    IN_FLIGHT.clear()
     users = {"admin": "admin", **dict.fromkeys(ATTACKERS, "attacker")}
     data = prepare(tmp_path, url_db, users)
     server = Server(url_db, studio_model, data, tmp_path / "server.log")
@@ -69,7 +75,9 @@ def test_killed_server_loses_and_duplicates_nothing(
     while sum(r["answer"] is not None for s in sent.values() for r in s) < 12:
         assert time.monotonic() < deadline, "no submissions went through"
         time.sleep(0.05)
-    server.kill()  # mid-request: the attackers are still sending
+    while not IN_FLIGHT:
+        time.sleep(0.001)
+    server.kill()  # mid-request: a submission is on its way
     stop.set()
     for t in threads:
         t.join(30)
