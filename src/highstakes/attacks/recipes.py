@@ -105,7 +105,7 @@ def substitution(
     insertions: bool = True,
     max_words_changed: float = 0.10,
     allow_stopwords: bool = False,
-    max_fluency_drop: float = 4.0,
+    max_fluency_drop: float | None = 4.0,
     min_similarity: float = 0.8,
     use_lm_proposals: bool = True,
 ) -> SearchAttack:
@@ -117,6 +117,9 @@ def substitution(
     (Jin et al., 2020).  Looser settings flip more snippets but mostly by removing the
     injury (thumb -> skirt), which a labeler then rejects: success here is an upper bound
     until a labeler confirms each result is still injurious.
+
+    With `use_lm_proposals=False` and `max_fluency_drop=None` no language model is loaded:
+    a cheap variant (embedding neighbours only) for loops on small machines.
     """
     from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
     from highstakes.attacks.candidates.lm import LanguageModelProposals
@@ -132,8 +135,8 @@ def substitution(
     from highstakes.attacks.transformation import WordSubstitution
     from highstakes.models.generator import CausalLM
 
-    lm = lm or CausalLM.from_pretrained()
-    lm_source = LanguageModelProposals(lm)
+    needs_lm = use_lm_proposals or max_fluency_drop is not None
+    lm_source = LanguageModelProposals(lm or CausalLM.from_pretrained()) if needs_lm else None
     sources: list[Any] = [EmbeddingNeighbours(classifier)]
     if use_lm_proposals:
         sources.insert(0, lm_source)
@@ -141,9 +144,11 @@ def substitution(
         StopwordsProtected(allow=allow_stopwords),
         MaxWordsChanged(max_words_changed),
         PartOfSpeechAgreement(),
-        FluencyDrop(lm_source, max_fluency_drop),
-        SentenceSimilarity(encoder or SentenceEncoder(), min_similarity),
     ]
+    if max_fluency_drop is not None:
+        assert lm_source is not None
+        constraints.append(FluencyDrop(lm_source, max_fluency_drop))
+    constraints.append(SentenceSimilarity(encoder or SentenceEncoder(), min_similarity))
     transformation = WordSubstitution(sources, k_per_source=k_per_source, insertions=insertions)
     return SearchAttack("substitution", transformation, constraints, BeamSearch(beam_width))
 

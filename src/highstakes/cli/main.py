@@ -8,7 +8,7 @@ import os
 
 import typer
 
-from highstakes.cli import attack, calibrate, data, evaluate, generate, score, studio, train
+from highstakes.cli import attack, calibrate, data, evaluate, generate, loop, score, studio, train
 
 app = typer.Typer(
     name="highstakes",
@@ -18,7 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command("train")(train.train_command)
-app.command("demo")(train.demo_command)
+app.command("demo")(loop.demo_command)
+app.command("loop")(loop.loop_command)
 app.command("score")(score.score_command)
 app.command("attack")(attack.attack_command)
 app.command("generate")(generate.generate_command)

@@ -102,12 +102,3 @@ def train_command(
     )
     with user_errors():
         _run_training(data, out, overrides, resume)
-
-
-def demo_command(
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the demo's outputs."),
-) -> None:
-    """Train the default classifier (embedded MiniLM) on the shipped demo set and report
-    held-out AUROC, recall and false-positive rate at the chosen threshold."""
-    with user_errors():
-        _run_training("demo", out / "classifier", {}, resume=True)

@@ -1,0 +1,64 @@
+"""`highstakes loop` and `highstakes demo` (the loop on the embedded defaults)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from highstakes.cli.errors import user_errors
+from highstakes.cli.progress import console, progress_bar
+
+
+def _run(config: Any) -> None:
+    from highstakes.loop import report
+    from highstakes.loop.rounds import Loop
+
+    t0 = time.perf_counter()
+    with progress_bar() as update:
+        loop = Loop(config, progress=update)
+        rounds = loop.run()
+        paths = report.write(config, loop, rounds)
+    table = Table(title=f"adversarial training loop ({config.rounds} rounds after the baseline)")
+    rows = report.table_rows(rounds)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+    console.print(f"Labeler of attack results: [bold]{config.label.labeler}[/bold]")
+    warning = report.warning_for(config.label.labeler)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    console.print(
+        f"Report: {paths['html']} and {paths['json']}  ({time.perf_counter() - t0:.0f} s)",
+        highlight=False,
+    )
+
+
+def loop_command(
+    config: Path = typer.Option(..., "--config", help="Loop configuration (TOML)."),
+) -> None:
+    """Rounds of train -> calibrate -> evaluate -> attack -> label -> retrain.  Every
+    artifact is kept per round under the config's project folder; a killed run resumes
+    where it stopped and a finished stage is never redone."""
+    from highstakes.loop.config import load_config
+
+    with user_errors():
+        _run(load_config(config))
+
+
+def demo_command(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Project folder for the demo."),
+) -> None:
+    """The loop on the embedded defaults (MiniLM classifier, demo data, automatic attacks):
+    a baseline and two adversarial rounds, with a report."""
+    from highstakes.loop.config import demo_config
+
+    config = demo_config()
+    config.project = str(out)
+    with user_errors():
+        _run(config)

@@ -1,0 +1,108 @@
+"""The loop's configuration: a TOML file read into dataclasses, every key checked."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from highstakes.training.trainer import TrainConfig
+
+
+@dataclass
+class RetrainConfig:
+    """How rounds after the baseline train: from the previous version (`warm-start`, one
+    short pass over all data so far) or from the backbone (`scratch`, as the baseline)."""
+
+    mode: str = "warm-start"
+    epochs: int = 1
+    learning_rate: float = 3e-5
+
+
+@dataclass
+class AttackConfig:
+    recipe: str = "substitution"
+    train_targets: int = 40  # injurious train snippets attacked each round for new data
+    eval_targets: int = 40  # fixed injurious test snippets attacked against every version
+    budget: int = 200  # classifier queries per target
+    options: dict[str, Any] = field(default_factory=dict)  # recipe keyword arguments
+
+
+@dataclass
+class LabelConfig:
+    # "kept" (the attacked snippet's label, kept under the attack's constraints),
+    # "reference:DIR" (a reference classifier), "llm-judge:MODEL" or "studio" (people)
+    labeler: str = "kept"
+
+
+@dataclass
+class StudioConfig:
+    enabled: bool = False
+    database_url: str = "sqlite:///studio/studio.db"
+    min_labeled: int = 20  # labeled human submissions to wait for each round
+    poll_seconds: float = 30.0
+
+
+@dataclass
+class LoopConfig:
+    project: str = "runs/loop"
+    data: str = "demo"
+    rounds: int = 2  # adversarial rounds after the baseline
+    seed: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    attack: AttackConfig = field(default_factory=AttackConfig)
+    heldout: AttackConfig | None = None  # a recipe used only to evaluate, never to train
+    label: LabelConfig = field(default_factory=LabelConfig)
+    studio: StudioConfig = field(default_factory=StudioConfig)
+
+
+SECTIONS: dict[str, type] = {
+    "train": TrainConfig,
+    "retrain": RetrainConfig,
+    "attack": AttackConfig,
+    "heldout": AttackConfig,
+    "label": LabelConfig,
+    "studio": StudioConfig,
+}
+
+
+def _build(kind: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {sorted(known)}")
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
+    top = {k: v for k, v in values.items() if k not in SECTIONS}
+    sections = {
+        k: _build(SECTIONS[k], v, f"{where} [{k}]") for k, v in values.items() if k in SECTIONS
+    }
+    config: LoopConfig = _build(LoopConfig, {**top, **sections}, where)
+    if config.rounds < 0:
+        raise ValueError(f"{where}: rounds must be >= 0")
+    if config.retrain.mode not in ("warm-start", "scratch"):
+        raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
+    return config
+
+
+def load_config(path: str | Path) -> LoopConfig:
+    path = Path(path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(values, str(path))
+
+
+def demo_config() -> LoopConfig:
+    """The configuration `highstakes demo` runs (shipped as highstakes/loop/demo.toml)."""
+    text = files("highstakes.loop").joinpath("demo.toml").read_text(encoding="utf-8")
+    return parse_config(tomllib.loads(text), "demo.toml")

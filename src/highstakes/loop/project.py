@@ -1,0 +1,72 @@
+"""A loop's project folder: one folder per round, a marker per finished stage.
+
+A stage writes its outputs, then its marker (atomically, by rename); a rerun finds the
+marker and skips the stage, so a killed loop resumes at the stage it was in.  Stages
+that take long resume inside themselves (training from its epoch checkpoint, attacks
+from the targets already written)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Project:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def round_dir(self, round_: int) -> Path:
+        return self.root / f"round-{round_}"
+
+    def marker(self, round_: int, stage: str) -> Path:
+        return self.round_dir(round_) / f"{stage}.done.json"
+
+    def done(self, round_: int, stage: str) -> dict[str, Any] | None:
+        path = self.marker(round_, stage)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def stage(self, round_: int, name: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a stage once: its result is stored and returned on every later call."""
+        earlier = self.done(round_, name)
+        if earlier is not None:
+            return earlier
+        result = run()
+        write_atomic(self.marker(round_, name), json.dumps(result, indent=2, default=str))
+        return result
+
+
+def append_line(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line and make it durable before going on."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Lines written so far; a last line cut by a crash is dropped (it is redone)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out

@@ -1,0 +1,111 @@
+"""The loop's report: report.json (one entry per round), a terminal table and an HTML
+page with the cross-round matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from highstakes.data.io import read_examples
+from highstakes.data.records import Snippet
+from highstakes.loop.config import LoopConfig
+from highstakes.loop.project import write_atomic
+
+LABELER_WARNING = {
+    "kept": (
+        "Attack results were labeled by 'kept': each result keeps the label of the snippet "
+        "it was made from, assumed preserved by the attack's constraints.  No person read "
+        "them.  Reading ten such flips under the labeling guide, we found 4 still injurious, "
+        "3 unclear and 3 not: success rates are upper bounds, and the adversarial training "
+        "data holds mislabeled examples."
+    ),
+    "reference": "Attack results were labeled by a reference classifier, not by people.",
+    "llm-judge": "Attack results were labeled by a language-model judge, not by people.",
+}
+
+
+def warning_for(labeler: str) -> str | None:
+    return None if labeler == "studio" else LABELER_WARNING.get(labeler.split(":")[0])
+
+
+def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "round": r["round"],
+            "auroc": r["evaluation"]["auroc"],
+            "recall": r["evaluation"]["recall"],
+            "attack_success_rate": r["attack"]["success_rate"],
+            "queries_per_success": r["attack"]["queries_per_success"],
+            "heldout_attack_success_rate": r["heldout_attack"]["success_rate"],
+        }
+        for r in rounds
+    ]
+
+
+def cross_round(config: LoopConfig, loop: Any) -> Any:
+    from highstakes.evaluation.robustness import ClassifierVersion, cross_round_matrix
+
+    versions = []
+    aimed: dict[str, Sequence[Snippet]] = {}
+    for r in range(config.rounds + 1):
+        clf = loop.classifier(r)
+        versions.append(ClassifierVersion(loop.version(r), clf.score, clf.threshold))
+        path = loop.project.round_dir(r) / "aimed.jsonl"
+        examples = read_examples(path) if path.exists() else []
+        aimed[loop.version(r)] = [e.snippet for e in examples if e.label.value == "yes"]
+    return cross_round_matrix(versions, aimed)
+
+
+def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[str, Path]:
+    import json
+
+    from highstakes.evaluation.report import Section, cross_round_section, render_html, to_jsonable
+
+    root = Path(config.project)
+    entries = round_entries(rounds)
+    write_atomic(root / "report.json", json.dumps(to_jsonable(entries), indent=2) + "\n")
+    matrix = cross_round(config, loop)
+    details = {"labeler": config.label.labeler, "rounds": rounds, "cross_round": matrix.as_dict()}
+    write_atomic(root / "details.json", json.dumps(to_jsonable(details), indent=2) + "\n")
+    warning = warning_for(config.label.labeler) or ""
+    rows = [_row(r) for r in rounds]
+    sections = [
+        Section("rounds", f"Labeler: {config.label.labeler}. {warning}", rows),
+        cross_round_section(matrix),
+    ]
+    html = render_html("highstakes loop report", sections)
+    write_atomic(root / "report.html", html)
+    return {
+        "json": root / "report.json",
+        "html": root / "report.html",
+        "details": root / "details.json",
+    }
+
+
+def _fmt_interval(value: float | None, interval: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    ev, at, held = r["evaluation"], r["attack"], r["heldout_attack"]
+    qps = at["queries_per_success"]
+    return {
+        "round": r["round"],
+        "AUROC (test)": _fmt_interval(ev["auroc"], ev["auroc_interval"]),
+        "recall": _fmt_interval(ev["recall"], ev["recall_interval"]),
+        "FPR": _fmt_interval(ev["false_positive_rate"], ev["false_positive_rate_interval"]),
+        "threshold": f"{ev['threshold']:.4g}",
+        "attack success": f"{at['succeeded']}/{at['flagged']} "
+        + _fmt_interval(at["success_rate"], at["success_rate_interval"]),
+        "queries/success": "n/a" if qps is None else f"{qps:.0f}",
+        "held-out success": f"{held['succeeded']}/{held['flagged']} "
+        + _fmt_interval(held["success_rate"], held["success_rate_interval"]),
+        "adversarial added": r["n_adversarial_added"],
+    }
+
+
+def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [_row(r) for r in rounds]

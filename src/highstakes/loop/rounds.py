@@ -1,0 +1,203 @@
+"""The loop itself: rounds of train -> calibrate -> evaluate -> attack -> label, each
+stage run once and remembered in the project folder (see `project.py`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from highstakes.data.io import read_examples, write_examples
+from highstakes.data.records import Example, Label, Snippet
+from highstakes.loop import stages
+from highstakes.loop.config import AttackConfig, LoopConfig
+from highstakes.loop.project import Project, write_atomic
+from highstakes.models.classifier import Classifier
+
+log = logging.getLogger(__name__)
+
+
+class Loop:
+    def __init__(self, config: LoopConfig, progress: stages.ProgressFn | None = None) -> None:
+        from highstakes.data.demo import load_dataset
+        from highstakes.data.splits import assign_splits
+
+        self.config = config
+        self.project = Project(config.project)
+        self.progress = progress
+        self.splits = assign_splits(load_dataset(config.data))
+        self.by_id = {e.id: e for split in self.splits.values() for e in split}
+        self.models: dict[str, Any] = {}
+        write_atomic(
+            self.project.root / "config.json", json.dumps(asdict(config), indent=2, default=str)
+        )
+
+    # ---- paths and versions ------------------------------------------------------------
+    def model_dir(self, round_: int) -> Path:
+        return self.project.round_dir(round_) / "model"
+
+    def version(self, round_: int) -> str:
+        return f"v{round_}"
+
+    def classifier(self, round_: int) -> Classifier:
+        key = f"clf-{round_}"
+        if key not in self.models:
+            self.models[key] = Classifier.from_pretrained(self.model_dir(round_))
+        clf: Classifier = self.models[key]
+        return clf
+
+    def adversarial_so_far(self, before: int) -> list[Example]:
+        out: list[Example] = []
+        for r in range(before):
+            path = self.project.round_dir(r) / "adversarial.jsonl"
+            if path.exists():
+                out += read_examples(path)
+        return out
+
+    # ---- one round -----------------------------------------------------------------------
+    def run_round(self, r: int) -> dict[str, Any]:
+        cfg, p = self.config, self.project
+        rdir = p.round_dir(r)
+
+        def train() -> dict[str, Any]:
+            extra = self.adversarial_so_far(r)
+            write_examples(rdir / "data-added.jsonl", extra)  # the round's data snapshot
+            previous = self.model_dir(r - 1) if r > 0 else None
+            return stages.train_version(
+                cfg, r, [*self.splits["train"], *extra], self.splits["valid"],
+                self.model_dir(r), previous, self.progress,
+            )  # fmt: skip
+
+        p.stage(r, "train", train)
+
+        def calibrate() -> dict[str, Any]:
+            clf = self.classifier(r)
+            result = stages.calibrate(clf, self.splits["valid"], cfg.train.target_recall)
+            clf.threshold = result["threshold"]
+            _set_threshold(self.model_dir(r), result["threshold"])
+            return result
+
+        calibration = p.stage(r, "calibrate", calibrate)
+        self.classifier(r).threshold = calibration["threshold"]
+        evaluation = p.stage(
+            r,
+            "evaluate",
+            lambda: stages.evaluate_version(self.classifier(r), self.splits["test"], cfg.seed),
+        )
+        attacks = p.stage(r, "attack", lambda: self.attack(r))
+        labels = p.stage(r, "label", lambda: self.label(r, attacks))
+        summary = p.stage(r, "summary", lambda: self.summarize(r, attacks, labels["labels"]))
+        return {"round": r, "calibration": calibration, "evaluation": evaluation, **summary}
+
+    def attack(self, r: int) -> dict[str, Any]:
+        """Every attack of the round, against this round's version: the training attack on
+        train snippets (not in the last round), and the main and held-out recipes on the
+        fixed test targets, which only measure."""
+        cfg, clf, rdir = self.config, self.classifier(r), self.project.round_dir(r)
+        runs: list[tuple[str, AttackConfig, list[Example]]] = []
+        if r < cfg.rounds:
+            train_targets = stages.pick_targets(
+                self.splits["train"], cfg.attack.train_targets, cfg.seed, r
+            )
+            runs.append(("train", cfg.attack, train_targets))
+        test_targets = stages.pick_targets(
+            self.splits["test"], cfg.attack.eval_targets, cfg.seed, "eval"
+        )
+        runs.append(("eval", cfg.attack, test_targets))
+        if cfg.heldout is not None:
+            held = stages.pick_targets(
+                self.splits["test"], cfg.heldout.eval_targets, cfg.seed, "eval"
+            )
+            runs.append(("heldout", cfg.heldout, held))
+        out = {}
+        for name, spec, targets in runs:
+            attack = stages.build_attack(spec, clf, self.models)
+            path = rdir / f"attack-{name}.jsonl"
+            out[name] = stages.run_attack(
+                attack, clf, targets, spec.budget, path, f"{name}-{r}", self.progress
+            )
+        return {"runs": {name: str(rdir / f"attack-{name}.jsonl") for name in out}, "recipes": {
+            name: spec.recipe for name, spec, _ in runs}}  # fmt: skip
+
+    def records(self, attacks: dict[str, Any], name: str) -> list[dict[str, Any]]:
+        from highstakes.loop.project import read_lines
+
+        path = attacks["runs"].get(name)
+        return read_lines(Path(path)) if path else []
+
+    def label(self, r: int, attacks: dict[str, Any]) -> dict[str, Any]:
+        found = []
+        for name in attacks["runs"]:
+            for rec in self.records(attacks, name):
+                if rec["found"]:
+                    found.append((rec, Snippet(rec["found"]["prompt"], rec["found"]["completion"])))
+        labeler = self.config.label.labeler
+        labels = label_found(labeler, r, found, self.by_id, self.config, self.version(r))
+        return {"labeler": labeler, "labels": labels, "n": len(labels)}
+
+    def summarize(self, r: int, attacks: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+        recipes = attacks["recipes"]
+        added = stages.adversarial_examples(
+            self.records(attacks, "train"), labels, self.by_id,
+            recipes.get("train", ""), self.version(r), r, self.config.label.labeler,
+        )  # fmt: skip
+        write_examples(self.project.round_dir(r) / "adversarial.jsonl", added)
+        aimed = stages.adversarial_examples(
+            [*self.records(attacks, "train"), *self.records(attacks, "eval")], labels,
+            self.by_id, recipes.get("eval", ""), self.version(r), r, self.config.label.labeler,
+        )  # fmt: skip
+        write_examples(self.project.round_dir(r) / "aimed.jsonl", aimed)
+        return {
+            "attack": stages.attack_summary(self.records(attacks, "eval"), labels),
+            "heldout_attack": stages.attack_summary(self.records(attacks, "heldout"), labels),
+            "n_adversarial_added": sum(e.label is Label.YES for e in added),
+            "n_negatives_added": sum(e.label is Label.NO for e in added),
+        }
+
+    def run(self) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        rounds = [self.run_round(r) for r in range(self.config.rounds + 1)]
+        log.info("loop finished in %.0f s", time.perf_counter() - t0)
+        return rounds
+
+
+def _set_threshold(model_dir: Path, threshold: float) -> None:
+    meta_path = model_dir / "highstakes.json"
+    meta = json.loads(meta_path.read_text())
+    meta["threshold"] = threshold
+    write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
+
+
+def label_found(
+    labeler: str,
+    r: int,
+    found: Sequence[tuple[dict[str, Any], Snippet]],
+    by_id: dict[str, Example],
+    config: LoopConfig,
+    version: str,
+) -> dict[str, str]:
+    """Labels for the attack results, by the configured labeler."""
+    if labeler == "kept":  # the attacked snippet's own label, assumed kept by the constraints
+        return {s.key(): by_id[rec["target_id"]].label.value for rec, s in found}
+    snippets = list(dict.fromkeys(s for _, s in found))
+    if labeler.startswith("reference:"):
+        from highstakes.labelers import ReferenceClassifierLabeler
+
+        ref = ReferenceClassifierLabeler(Classifier.from_pretrained(labeler.split(":", 1)[1]))
+        answers = ref.label(snippets)
+    elif labeler.startswith("llm-judge:"):
+        from highstakes.labelers import LLMJudgeLabeler
+
+        url, _, model = labeler.split(":", 1)[1].partition("#")
+        answers = LLMJudgeLabeler(url, model or "default").label(snippets)
+    elif labeler == "studio":
+        from highstakes.loop.people import labels_from_studio
+
+        return labels_from_studio(config.studio, snippets, r)
+    else:
+        raise ValueError(f"unknown labeler {labeler!r}: kept, reference:DIR, llm-judge:URL, studio")
+    return {s.key(): a.value for s, a in zip(snippets, answers, strict=True)}

@@ -1,0 +1,253 @@
+"""What each stage of a round does.  Models are passed in; nothing here knows about
+rounds or markers (see `rounds.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from highstakes.data.records import Example, Label, Provenance, Snippet, Source
+from highstakes.evaluation.metrics import auroc, metrics_at
+from highstakes.evaluation.reliability import clopper_pearson
+from highstakes.loop.config import AttackConfig, LoopConfig
+from highstakes.loop.project import append_line, read_lines, write_atomic
+from highstakes.models.classifier import Classifier
+from highstakes.training.trainer import TrainConfig, train
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def stable_int(*parts: object) -> int:
+    """A seed from strings: the same on every run and machine (unlike hash())."""
+    return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def pick_targets(examples: Sequence[Example], n: int, *salt: object) -> list[Example]:
+    """`n` injurious examples in a fixed pseudo-random order."""
+    injurious = [e for e in examples if e.label is Label.YES]
+    return sorted(injurious, key=lambda e: stable_int(e.id, *salt))[:n]
+
+
+def train_version(
+    config: LoopConfig,
+    round_: int,
+    train_examples: Sequence[Example],
+    valid_examples: Sequence[Example],
+    out: Path,
+    previous: Path | None,
+    progress: ProgressFn | None,
+) -> dict[str, Any]:
+    cfg: TrainConfig = config.train
+    if previous is not None and config.retrain.mode == "warm-start":
+        cfg = replace(
+            cfg,
+            model=str(previous),
+            epochs=config.retrain.epochs,
+            learning_rate=config.retrain.learning_rate,
+            seed=cfg.seed + round_,
+        )
+    result = train(cfg, train_examples, valid_examples, out, resume=True, progress=progress)
+    (out / "checkpoint.pt").unlink(missing_ok=True)  # optimizer state: only for resuming
+    return {
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "n_train": len(train_examples),
+    }
+
+
+def calibrate(clf: Classifier, valid: Sequence[Example], target_recall: float) -> dict[str, Any]:
+    """The most conservative threshold the validation data supports for the target
+    recall (the loop's default rule; quality-budget calibration needs ratings)."""
+    from highstakes.evaluation.metrics import threshold_for_recall
+
+    kept = [e for e in valid if e.label is not Label.UNSURE]
+    labels = np.array([int(e.label is Label.YES) for e in kept])
+    scores = clf.score([e.snippet for e in kept])
+    threshold = threshold_for_recall(labels, scores, target_recall)
+    at = metrics_at(labels, scores, threshold)
+    return {
+        "threshold": threshold,
+        "rule": f"flags {target_recall:.0%} of validation positives",
+        "valid_recall": at.recall,
+        "valid_false_positive_rate": at.false_positive_rate,
+    }
+
+
+def bootstrap_auroc(
+    labels: np.ndarray, scores: np.ndarray, seed: int, n: int = 1000
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval, resampling positives and negatives separately."""
+    rng = np.random.default_rng(seed)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    values = []
+    for _ in range(n):
+        p = rng.choice(pos, pos.size)
+        q = rng.choice(neg, neg.size)
+        values.append(auroc(np.r_[np.ones(p.size), np.zeros(q.size)], np.r_[p, q]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def evaluate_version(clf: Classifier, test: Sequence[Example], seed: int) -> dict[str, Any]:
+    kept = [e for e in test if e.label is not Label.UNSURE]
+    labels = np.array([int(e.label is Label.YES) for e in kept])
+    scores = clf.score([e.snippet for e in kept])
+    at = metrics_at(labels, scores, clf.threshold)
+    n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
+    caught = round(at.recall * n_pos)
+    false_alarms = round(at.false_positive_rate * n_neg)
+    return {
+        "auroc": auroc(labels, scores),
+        "auroc_interval": bootstrap_auroc(labels, scores, seed),
+        "recall": at.recall,
+        "recall_interval": clopper_pearson(caught, n_pos),
+        "false_positive_rate": at.false_positive_rate,
+        "false_positive_rate_interval": clopper_pearson(false_alarms, n_neg),
+        "threshold": clf.threshold,
+        "n_positive": n_pos,
+        "n_negative": n_neg,
+    }
+
+
+def build_attack(spec: AttackConfig, clf: Classifier, models: dict[str, Any]) -> Any:
+    from highstakes.attacks import recipes
+
+    options = {k: (None if v == "off" else v) for k, v in spec.options.items()}
+    if "encoder" not in models:  # one sentence encoder for every attack of the loop
+        from highstakes.attacks.constraints.similarity import SentenceEncoder
+
+        models["encoder"] = SentenceEncoder()
+    needs_lm = spec.recipe == "paraphrase" or options.get("use_lm_proposals", True)
+    if needs_lm and "lm" not in models:
+        from highstakes.models.generator import CausalLM
+
+        models["lm"] = CausalLM.from_pretrained()
+    return recipes.build(spec.recipe, clf, models.get("lm"), models.get("encoder"), **options)
+
+
+def run_attack(
+    attack: Any,
+    clf: Classifier,
+    targets: Sequence[Example],
+    budget: int,
+    path: Path,
+    salt: str,
+    progress: ProgressFn | None = None,
+) -> list[dict[str, Any]]:
+    """Attack each target, one durable JSON line per target; a rerun continues after the
+    last target written.  A target the classifier already misses is recorded, not attacked."""
+    import torch
+
+    done = read_lines(path)
+    write_atomic(path, "".join(_json_line(r) for r in done))  # drop a line cut by a crash
+    seen = {r["target_id"] for r in done}
+    for i, example in enumerate(targets):
+        if example.id in seen:
+            continue
+        torch.manual_seed(stable_int(example.id, salt))  # sampling attacks redo the same draws
+        t0 = time.perf_counter()
+        record = _attack_one(attack, clf, example, budget)
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        append_line(path, record)
+        done.append(record)
+        if progress:
+            progress(f"{attack.name} attack ({salt})", i + 1, len(targets))
+    return done
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _attack_one(attack: Any, clf: Classifier, example: Example, budget: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"target_id": example.id, "flagged": True, "found": None}
+    original = float(clf.score([example.snippet])[0])
+    record["original_score"] = original
+    if original < clf.threshold:
+        record["flagged"] = False
+        record["queries"] = 0
+        return record
+    result = attack.run(clf, example.snippet, clf.threshold, budget)
+    record["queries"] = int(result.queries)
+    if result.found:
+        best = min(result.found, key=lambda c: c.score if c.score is not None else 1.0)
+        record["found"] = {
+            "prompt": best.snippet.prompt,
+            "completion": best.snippet.completion,
+            "score": best.score,
+            "edits": "; ".join(e.describe() for e in best.edits),
+        }
+    return record
+
+
+def adversarial_examples(
+    records: Sequence[dict[str, Any]],
+    labels: dict[str, str],
+    by_id: dict[str, Example],
+    recipe: str,
+    version: str,
+    round_: int,
+    labeler: str,
+) -> list[Example]:
+    """Labeled attack results as examples (unsure ones are left out)."""
+    out = []
+    for r in records:
+        if not r["found"]:
+            continue
+        snippet = Snippet(r["found"]["prompt"], r["found"]["completion"])
+        label = Label(labels[snippet.key()])
+        if label is Label.UNSURE:
+            continue
+        parent = by_id[r["target_id"]]
+        out.append(
+            Example(
+                id=f"adv-r{round_}-{snippet.key()}",
+                snippet=snippet,
+                label=label,
+                provenance=Provenance(
+                    source=Source.PARAPHRASE if recipe == "paraphrase" else Source.AUTO_ATTACK,
+                    round=round_,
+                    target_version=version,
+                    author=f"auto:{recipe}",
+                    labelers=(labeler,),
+                    parent_id=parent.id,
+                ),
+                genre=parent.genre,
+                split="train",
+                tags={"recipe": recipe, "queries": str(r["queries"]), "edits": r["found"]["edits"]},
+            )
+        )
+    return out
+
+
+def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+    """Success: the attack got the score under the threshold and the labeler says the
+    result is still injurious.  Rates are over the targets the version flagged."""
+    flagged = [r for r in records if r["flagged"]]
+    flips = [r for r in flagged if r["found"]]
+    wins = [
+        r
+        for r in flips
+        if labels.get(Snippet(r["found"]["prompt"], r["found"]["completion"]).key()) == "yes"
+    ]
+    queries = sum(r["queries"] for r in flagged)
+    n, k = len(flagged), len(wins)
+    low, high = clopper_pearson(k, n) if n else (0.0, 1.0)
+    return {
+        "targets": len(records),
+        "flagged": n,
+        "flipped": len(flips),
+        "succeeded": k,
+        "success_rate": k / n if n else None,
+        "success_rate_interval": (low, high),
+        "queries": queries,
+        "queries_per_success": queries / k if k else None,
+    }

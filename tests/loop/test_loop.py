@@ -1,0 +1,168 @@
+"""The loop end to end on a tiny model: artifacts per round, a report, and a run killed
+during training and again during an attack that ends exactly like an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from highstakes.data.io import write_examples
+from tests.conftest import build_tiny_classifier, make_examples
+
+CONFIG = """
+project = "{project}"
+data = "{data}"
+rounds = 2
+seed = 0
+
+[train]
+model = "{model}"
+epochs = 3
+max_length = 64
+batch_size = 16
+patience = 5
+
+[retrain]
+mode = "warm-start"
+epochs = 1
+
+[attack]
+recipe = "substitution"
+train_targets = 6
+eval_targets = 6
+budget = 40
+options = {{ use_lm_proposals = false, max_fluency_drop = "off", insertions = false }}
+
+[heldout]
+recipe = "substitution"
+eval_targets = 4
+budget = 20
+
+[heldout.options]
+use_lm_proposals = false
+max_fluency_drop = "off"
+beam_width = 2
+min_similarity = 0.6
+
+[label]
+labeler = "kept"
+"""
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("loop")
+    model = build_tiny_classifier(root / "tiny")
+    data = write_examples(root / "data.jsonl", make_examples(24))
+    return {"root": root, "model": model, "data": data}
+
+
+def _config(setup: dict[str, Path], name: str) -> Path:
+    project = setup["root"] / name
+    text = CONFIG.format(project=project, data=setup["data"], model=setup["model"])
+    path = setup["root"] / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def _command(config: Path) -> list[str]:
+    code = "from highstakes.cli.main import app; app()"
+    return [sys.executable, "-c", code, "loop", "--config", str(config)]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _run(config: Path) -> None:
+    done = subprocess.run(_command(config), capture_output=True, text=True, env=_env(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _kill_when(config: Path, ready: Callable[[], bool]) -> None:
+    process = subprocess.Popen(
+        _command(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env()
+    )
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert process.poll() is None, "the loop finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _results(project: Path) -> dict[str, object]:
+    report = json.loads((project / "report.json").read_text())
+    aimed = {
+        r: sorted(
+            json.loads(line)["completion"]
+            for line in (project / f"round-{r}" / "aimed.jsonl").read_text().splitlines()
+        )
+        for r in range(3)
+    }
+    return {"report": report, "aimed": aimed}
+
+
+def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
+    config = _config(setup, "plain")
+    _run(config)
+    project = setup["root"] / "plain"
+    report = json.loads((project / "report.json").read_text())
+    assert [r["round"] for r in report] == [0, 1, 2]
+    keys = {
+        "round",
+        "auroc",
+        "recall",
+        "attack_success_rate",
+        "queries_per_success",
+        "heldout_attack_success_rate",
+    }
+    assert all(keys <= set(r) for r in report)
+    for r in range(3):
+        folder = project / f"round-{r}"
+        for stage in ("train", "calibrate", "evaluate", "attack", "label", "summary"):
+            assert (folder / f"{stage}.done.json").exists(), (r, stage)
+        assert (folder / "model" / "highstakes.json").exists()
+        assert not (folder / "model" / "checkpoint.pt").exists()
+    # rounds 1 and 2 trained on what the earlier rounds' attacks found
+    added = json.loads((project / "round-0" / "summary.done.json").read_text())[
+        "n_adversarial_added"
+    ]
+    assert _lines(project / "round-1" / "data-added.jsonl") == added
+    details = json.loads((project / "details.json").read_text())
+    assert len(details["cross_round"]["versions"]) == 3
+    assert "kept" in (project / "report.html").read_text()
+    # a rerun of a finished loop redoes nothing
+    before = {p: p.stat().st_mtime for p in project.rglob("*.done.json")}
+    _run(config)
+    assert before == {p: p.stat().st_mtime for p in project.rglob("*.done.json")}
+    # and the uninterrupted result is what the killed runs must match
+    setup["plain_results"] = _results(project)  # type: ignore[assignment]
+
+
+def test_killed_loop_resumes_to_the_same_result(setup: dict[str, Path]) -> None:
+    if "plain_results" not in setup:
+        pytest.skip("needs test_loop_artifacts_and_report first")
+    config = _config(setup, "killed")
+    project = setup["root"] / "killed"
+    checkpoint = project / "round-0" / "model" / "checkpoint.pt"
+    _kill_when(config, checkpoint.exists)  # after a training epoch, mid-training
+    assert not (project / "round-0" / "train.done.json").exists()
+    partial = project / "round-1" / "attack-train.jsonl"
+    _kill_when(config, lambda: _lines(partial) >= 2)  # mid-attack
+    assert not (project / "round-1" / "attack.done.json").exists()
+    _run(config)
+    assert _results(project) == setup["plain_results"]
