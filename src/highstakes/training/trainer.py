@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import metrics_at, threshold_for_recall
-from highstakes.models.classifier import Classifier
+from highstakes.models.classifier import Classifier, bf16_is_fast
 from highstakes.training.sift import SiftConfig, sift_loss
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class TrainConfig:
     sift_config: SiftConfig = field(default_factory=SiftConfig)
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
+    # bf16 autocast: "auto" where bf16 matmuls are native (bf16 GPUs, AVX512-BF16/AMX
+    # CPUs: 1.6x faster on a 2-core AVX512-BF16 CPU, MiniLM at batch 32), "on" or "off".
+    # Weights and optimizer state stay fp32.
+    bf16: str = "auto"
 
 
 @dataclass
@@ -101,23 +106,34 @@ def _train_epoch(
     weights: torch.Tensor,
     epoch: int,
     progress: ProgressFn | None,
+    accelerator: Any | None = None,
 ) -> float:
     examples, labels = data
     seed_everything(cfg.seed * 1000 + epoch)  # the same order and dropout when resumed
     order = np.random.permutation(len(examples))
+    model = clf.model
+    if accelerator is not None:  # each process takes every k-th example, equally many
+        k = accelerator.num_processes
+        order = order[accelerator.process_index :: k][: len(order) // k]
+        model = accelerator.prepared_model
+    use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_is_fast(clf.device))
     clf.model.train()
     total, n_batches = 0.0, math.ceil(len(order) / cfg.batch_size)
     for step, batch in enumerate(_batches(clf, examples, labels, order, cfg.batch_size)):
         batch = {k: v.to(clf.device) for k, v in batch.items()}
         target = batch.pop("labels")
-        logits = clf.model(**batch).logits  # (B, 2)
-        loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
-        if cfg.sift:
-            loss = loss + cfg.sift_config.alpha * sift_loss(
-                clf.model, batch, logits, cfg.sift_config
-            )
+        with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            logits = model(**batch).logits  # (B, 2)
+            loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
+            if cfg.sift:
+                loss = loss + cfg.sift_config.alpha * sift_loss(
+                    clf.model, batch, logits, cfg.sift_config
+                )
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if accelerator is not None:
+            accelerator.backward(loss)  # averages gradients across processes
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
         optimizer.step()
         scheduler.step()
@@ -156,6 +172,18 @@ def _save_checkpoint(
     tmp.replace(path)  # atomic: a crash mid-save keeps the previous checkpoint
 
 
+def _accelerator(cfg: TrainConfig) -> Any | None:
+    """Hugging Face Accelerate when launched on several processes (`accelerate launch
+    --num_processes N`): data parallel, gradients averaged; None for a plain run."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    if cfg.sift:
+        raise ValueError("sift: not supported with several processes yet; run on one")
+    from accelerate import Accelerator
+
+    return Accelerator()
+
+
 def train(
     cfg: TrainConfig,
     train_examples: Sequence[Example],
@@ -171,11 +199,15 @@ def train(
     if len(set(train_data[1].tolist())) < 2 or len(set(valid_data[1].tolist())) < 2:
         raise ValueError("training and validation data each need both 'yes' and 'no' examples")
     seed_everything(cfg.seed)
-    clf = Classifier.from_pretrained(cfg.model, device=cfg.device, max_length=cfg.max_length)
+    accelerator = _accelerator(cfg)
+    device = str(accelerator.device) if accelerator is not None else cfg.device
+    clf = Classifier.from_pretrained(cfg.model, device=device, max_length=cfg.max_length)
     optimizer = torch.optim.AdamW(
         clf.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
-    n_steps = cfg.epochs * math.ceil(len(train_data[0]) / cfg.batch_size)
+    main = accelerator is None or accelerator.is_main_process
+    world = accelerator.num_processes if accelerator is not None else 1
+    n_steps = cfg.epochs * math.ceil(len(train_data[0]) // world / cfg.batch_size)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(cfg.warmup_fraction * n_steps), n_steps
     )
@@ -189,12 +221,18 @@ def train(
         scheduler.load_state_dict(saved.pop("scheduler"))
         state.update(saved)
         log.info("resuming after epoch %d", state["epoch"] + 1)
+    if accelerator is not None:
+        accelerator.prepared_model, optimizer = accelerator.prepare(clf.model, optimizer)
     best_dir = out_dir / "best"
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if epoch - state["best_epoch"] > cfg.patience and state["best_epoch"] >= 0:
             break
         t0 = time.perf_counter()
-        loss = _train_epoch(clf, cfg, train_data, optimizer, scheduler, weights, epoch, progress)
+        loss = _train_epoch(
+            clf, cfg, train_data, optimizer, scheduler, weights, epoch,
+            progress if main else None, accelerator,
+        )  # fmt: skip
+        # every process evaluates (cheap, and keeps them in step); only the main one writes
         metrics = evaluate(clf, valid_examples, target_recall=cfg.target_recall)
         record = {"epoch": epoch + 1, "train_loss": loss, "seconds": time.perf_counter() - t0}
         state["history"].append({**record, **{f"valid_{k}": v for k, v in metrics.items()}})
@@ -202,11 +240,15 @@ def train(
         if metrics["auroc"] > state["best_auroc"]:
             state.update(best_auroc=metrics["auroc"], best_epoch=epoch)
             clf.threshold = metrics["threshold"]
-            clf.save(best_dir, light=False)
+            if main:
+                clf.save(best_dir, light=False)
         state["epoch"] = epoch
-        _save_checkpoint(ckpt, clf, optimizer, scheduler, state)
+        if main:
+            _save_checkpoint(ckpt, clf, optimizer, scheduler, state)
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
     stopped_early = state["epoch"] + 1 < cfg.epochs
-    best = Classifier.from_pretrained(best_dir, device=cfg.device)
+    best = Classifier.from_pretrained(best_dir, device=device)
     best.metadata = {
         "base_model": cfg.model,
         "config": {k: v for k, v in asdict(cfg).items() if k != "device"},
@@ -216,6 +258,9 @@ def train(
         "n_valid": len(valid_data[0]),
         "threshold_rule": f"flags {cfg.target_recall:.0%} of validation positives",
     }
-    best.save(out_dir)
-    (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
+    if main:
+        best.save(out_dir)
+        (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
     return TrainResult(best, state["history"], state["best_epoch"] + 1, stopped_early)

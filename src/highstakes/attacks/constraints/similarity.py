@@ -19,16 +19,22 @@ class SentenceEncoder:
     def __init__(self, model: str = "embedded-minilm", device: str | None = None) -> None:
         from sentence_transformers import SentenceTransformer
 
+        from highstakes.models.classifier import bf16_is_fast
         from highstakes.models.embedded import resolve
 
         self.model = SentenceTransformer(resolve(model).path, device=device or "cpu")
+        # bf16 where native: the encoder costs attacks more than the classifier does, and
+        # cosines move by ~1e-3, far inside any similarity floor
+        self.bf16 = bf16_is_fast(self.model.device)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            self.model.encode(
+        import torch
+
+        with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self.model.encode(
                 list(texts), normalize_embeddings=True, batch_size=64, show_progress_bar=False
             )
-        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def snippet_text(s: Snippet) -> str:
