@@ -26,8 +26,10 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread while it is
+    open, which would stop later tests from calling asyncio.run()."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright

@@ -114,7 +114,9 @@ def studio(database_url: str, studio_model: Path) -> Iterator[Studio]:
     engine.dispose()
     assert started.admin_password and version
     tools = load_tools(str(studio_model), version.id, version.name, lm=None)
-    settings = StudioSettings(database_url=database_url, model_dir=str(studio_model))
+    settings = StudioSettings(
+        database_url=database_url, model_dir=str(studio_model), version_poll_seconds=0.2
+    )
     with TestClient(create_app(settings, tools)) as client:
         admin = sign_in(client, "admin", started.admin_password)
         actors = {n: sign_in(client, n) for n in (*ROLES, "attacker2", "labeler2")}

@@ -242,3 +242,23 @@ def test_admin_registers_a_new_version(studio: Studio, studio_model) -> None:  #
         "POST", "/api/admin/versions", json={"name": "round-2", "path": "/no/such/folder"}
     )
     assert missing.status_code == 400 and "config.json" in missing.json()["detail"]
+
+
+def test_a_version_activated_elsewhere_is_served(studio: Studio, studio_model) -> None:  # type: ignore[no-untyped-def]
+    """The loop activates new versions in the database; the running studio follows."""
+    import time
+
+    from highstakes.store import accounts
+    from highstakes.store.db import make_engine, session_factory
+
+    engine = make_engine(studio.url)
+    with session_factory(engine)() as session:
+        accounts.add_version(session, "from-the-loop", str(studio_model), 0.4, 3)
+        session.commit()
+    engine.dispose()
+    attacker = studio.actor("attacker")
+    deadline = time.monotonic() + 30
+    body = {"prompt": PROMPT, "completion": "She fell."}
+    while attacker.call("POST", "/api/score", json=body).json()["version"] != "from-the-loop":
+        assert time.monotonic() < deadline, "the studio never switched"
+        time.sleep(0.2)

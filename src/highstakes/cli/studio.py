@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -94,7 +96,7 @@ def add_user(
     console.print(f"Created {role} [bold]{username}[/bold]{shown}.")
 
 
-def _jsonl(path: Path) -> list[dict[str, object]]:
+def _jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -103,6 +105,19 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
     return rows
+
+
+def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
+    """Add every row of a JSONL file, or none: the first bad row names its line."""
+    rows = _jsonl(path)
+    for n, row in enumerate(rows, 1):
+        try:
+            add(row)
+        except KeyError as exc:
+            raise ValueError(f"{path}:{n}: missing field {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{path}:{n}: {exc}") from None
+    return len(rows)
 
 
 @app.command("add-pairs")
@@ -114,22 +129,18 @@ def add_pairs(
     from highstakes.store import work
 
     with user_errors(), _session(ctx.obj) as session:
-        rows = _jsonl(path)
-        for n, row in enumerate(rows, 1):
-            try:
-                work.add_pair(
-                    session,
-                    str(row["prompt"]),
-                    str(row["filtered"]),
-                    str(row["unfiltered"]),
-                    float(row["threshold"]),  # type: ignore[arg-type]
-                )
-            except KeyError as exc:
-                raise ValueError(f"{path}:{n}: missing field {exc}") from None
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: {exc}") from None
+        n = _queue_rows(
+            path,
+            lambda row: work.add_pair(
+                session,
+                str(row["prompt"]),
+                str(row["filtered"]),
+                str(row["unfiltered"]),
+                float(row["threshold"]),
+            ),
+        )
         session.commit()
-    console.print(f"Queued {len(rows)} pairs for rating.")
+    console.print(f"Queued {n} pairs for rating.")
 
 
 @app.command("add-snippets")
@@ -143,15 +154,11 @@ def add_snippets(
     from highstakes.store import work
 
     with user_errors(), _session(ctx.obj) as session:
-        rows = _jsonl(path)
-        for n, row in enumerate(rows, 1):
-            try:
-                work.add_for_labeling(
-                    session, str(row["prompt"]), str(row["completion"]), source, round_
-                )
-            except KeyError as exc:
-                raise ValueError(f"{path}:{n}: missing field {exc}") from None
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: {exc}") from None
+        n = _queue_rows(
+            path,
+            lambda row: work.add_for_labeling(
+                session, str(row["prompt"]), str(row["completion"]), source, round_
+            ),
+        )
         session.commit()
-    console.print(f"Queued {len(rows)} snippets for labeling.")
+    console.print(f"Queued {n} snippets for labeling.")

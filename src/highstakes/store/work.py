@@ -57,6 +57,8 @@ def add_for_labeling(
 ) -> SnippetRow:
     """A snippet that needs labels (a paraphrase, a generator sample, an automatic attack)."""
     check_text(prompt, completion)
+    if source not in {item.value for item in Source}:
+        raise StoreError(f"source: must be one of {', '.join(item.value for item in Source)}")
     row = SnippetRow(
         prompt=prompt, completion=completion, source=source, round=round_, label_status="pending"
     )

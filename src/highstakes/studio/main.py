@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,7 +88,9 @@ def create_app(settings: StudioSettings, tools: Tools | None = None) -> FastAPI:
         loaded = tools or _load_active_tools(app)
         app.state.scoring = ScoringService(loaded, settings.max_batch, settings.max_wait_ms)
         await app.state.scoring.start()
+        watcher = asyncio.create_task(_follow_active_version(app, settings.version_poll_seconds))
         yield
+        watcher.cancel()
         await app.state.scoring.stop()
         engine.dispose()
 
@@ -103,6 +106,29 @@ def create_app(settings: StudioSettings, tools: Tools | None = None) -> FastAPI:
         app.include_router(module.router)
     _handlers(app)
     return app
+
+
+async def _follow_active_version(app: FastAPI, every: float) -> None:
+    """Serve whichever version is active in the database: the loop (or another server)
+    may register a new one; it is loaded beside the old and swapped in between batches."""
+    from highstakes.store.accounts import active_version
+    from highstakes.studio.services.scoring import load_tools
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            with app.state.sessions() as session:
+                version = active_version(session)
+            current = app.state.scoring.tools
+            if version is None or version.id == current.version_id:
+                continue
+            tools = await asyncio.to_thread(
+                load_tools, version.path, version.id, version.name, app.state.lm
+            )
+            tools.threshold = version.threshold
+            app.state.scoring.swap(tools)
+        except Exception:  # a bad folder must not stop the server; the admin sees the log
+            log.exception("could not switch to the active classifier version")
 
 
 def _load_active_tools(app: FastAPI) -> Tools:

@@ -123,14 +123,20 @@ async def get_or_open_task(
     return _task_public(start_task(session, viewer, kind, service), session)
 
 
+def _open_task(session: SessionDep, viewer: Any, task_id: int, active_ms: int) -> Any:
+    """The user's own open task, credited with the active time the client reports."""
+    task = work.own_task(session, viewer.user, task_id)
+    if task.status != "open":
+        raise StoreError(f"task {task_id} is already {task.status}")
+    work.add_active_time(task, active_ms)
+    return task
+
+
 @router.post("/tasks/{task_id}/heartbeat", status_code=204)
 async def heartbeat(
     task_id: TaskId, body: schemas.HeartbeatIn, viewer: Attacker, session: SessionDep
 ) -> None:
-    task = work.own_task(session, viewer.user, task_id)
-    if task.status != "open":
-        raise StoreError(f"task {task_id} is already {task.status}")
-    work.add_active_time(task, body.active_ms)
+    task = _open_task(session, viewer, task_id, body.active_ms)
     if body.prompt or body.completion:
         task.draft = {"prompt": body.prompt, "completion": body.completion}
     session.commit()
@@ -167,9 +173,6 @@ async def submit(
 async def skip(
     task_id: TaskId, body: schemas.SkipIn, viewer: Attacker, session: SessionDep
 ) -> None:
-    task = work.own_task(session, viewer.user, task_id)
-    if task.status != "open":
-        raise StoreError(f"task {task_id} is already {task.status}")
-    work.add_active_time(task, body.active_ms)
+    task = _open_task(session, viewer, task_id, body.active_ms)
     task.status = "skipped"
     session.commit()
