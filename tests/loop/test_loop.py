@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from highstakes.data.io import write_examples
+from highstakes.data.splits import assign_splits
 from tests.conftest import build_tiny_classifier, make_examples
 
 CONFIG = """
@@ -33,10 +34,13 @@ patience = 5
 [retrain]
 mode = "warm-start"
 epochs = 1
+adversarial_repeat = 2
 
 [attack]
 recipe = "substitution"
 train_targets = 6
+train_budget = 30
+examples_per_target = 2
 eval_targets = 6
 budget = 40
 options = {{ use_lm_proposals = false, max_fluency_drop = "off", insertions = false }}
@@ -141,7 +145,10 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     added = json.loads((project / "round-0" / "summary.done.json").read_text())[
         "n_adversarial_added"
     ]
-    assert _lines(project / "round-1" / "data-added.jsonl") == added
+    assert _lines(project / "round-1" / "data-added.jsonl") == added  # each appears once
+    trained = json.loads((project / "round-1" / "train.done.json").read_text())["n_train"]
+    n_base = len(assign_splits(make_examples(24))["train"])
+    assert trained == n_base + 2 * added  # the base train split + each adversarial example twice
     details = json.loads((project / "details.json").read_text())
     assert len(details["cross_round"]["versions"]) == 3
     assert "kept" in (project / "report.html").read_text()

@@ -41,3 +41,7 @@ def main(
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+if __name__ == "__main__":  # `python -m highstakes.cli.main`, e.g. under `accelerate launch`
+    app()

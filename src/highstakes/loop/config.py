@@ -19,6 +19,9 @@ class RetrainConfig:
     mode: str = "warm-start"
     epochs: int = 1
     learning_rate: float = 3e-5
+    # each adversarial example appears this many times per epoch: a few dozen new examples
+    # among a thousand old ones barely move one pass of training otherwise
+    adversarial_repeat: int = 1
 
 
 @dataclass
@@ -26,7 +29,13 @@ class AttackConfig:
     recipe: str = "substitution"
     train_targets: int = 40  # injurious train snippets attacked each round for new data
     eval_targets: int = 40  # fixed injurious test snippets attacked against every version
-    budget: int = 200  # classifier queries per target
+    budget: int = 200  # classifier queries per target (the same for every version)
+    # queries per target of the training attack (default: `budget`).  Most successes come
+    # early, so a smaller budget on more targets finds more training data for the time
+    train_budget: int | None = None
+    # training data kept per successful target: the best result and the next-best distinct
+    # ones the search also found under the threshold (more data for no more queries)
+    examples_per_target: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # recipe keyword arguments
 
 

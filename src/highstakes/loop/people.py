@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from highstakes.data.records import Snippet, Source
+from highstakes.data.records import Example, Snippet, Source
 from highstakes.loop.config import StudioConfig
 from highstakes.store.db import make_engine, migrate, session_factory
 from highstakes.store.tables import SnippetRow
@@ -55,4 +55,50 @@ def labels_from_studio(
             "round %d: %d of %d attack results labeled in the studio; waiting",
             round_, len(finished), len(ids),
         )  # fmt: skip
+        time.sleep(config.poll_seconds)
+
+
+def serve_version(
+    config: StudioConfig, name: str, model_dir: str, threshold: float, round_: int
+) -> None:
+    """Register this round's classifier in the studio as the active version; a running
+    studio notices within seconds and swaps it in (see `studio.main`)."""
+    from highstakes.store import accounts
+
+    engine = make_engine(config.database_url)
+    migrate(engine)
+    with session_factory(engine)() as session:
+        known = {v.name: v for v in accounts.list_versions(session)}
+        if name not in known:
+            accounts.add_version(session, name, model_dir, threshold, round_)
+        elif not known[name].active:
+            for version in known.values():
+                version.active = version.name == name
+        session.commit()
+    engine.dispose()
+
+
+def human_examples(config: StudioConfig, version: str) -> list[Example]:
+    """Wait until `min_labeled` studio submissions aimed at `version` have consensus labels;
+    return every labeled one as data."""
+    from highstakes.store.stats import export_examples
+
+    engine = make_engine(config.database_url)
+    while True:
+        with session_factory(engine)() as session:
+            done = [
+                e
+                for e in export_examples(session)
+                if e.provenance.target_version == version
+                and e.provenance.source in (Source.HUMAN_ATTACK, Source.TOOL_ASSISTED)
+            ]
+        if len(done) >= config.min_labeled:
+            engine.dispose()
+            return done
+        log.warning(
+            "%s: %d of %d labeled studio submissions; waiting",
+            version,
+            len(done),
+            config.min_labeled,
+        )
         time.sleep(config.poll_seconds)

@@ -67,8 +67,9 @@ class Loop:
             extra = self.adversarial_so_far(r)
             write_examples(rdir / "data-added.jsonl", extra)  # the round's data snapshot
             previous = self.model_dir(r - 1) if r > 0 else None
+            repeated = extra * max(1, cfg.retrain.adversarial_repeat)
             return stages.train_version(
-                cfg, r, [*self.splits["train"], *extra], self.splits["valid"],
+                cfg, r, [*self.splits["train"], *repeated], self.splits["valid"],
                 self.model_dir(r), previous, self.progress,
             )  # fmt: skip
 
@@ -89,6 +90,8 @@ class Loop:
             lambda: stages.evaluate_version(self.classifier(r), self.splits["test"], cfg.seed),
         )
         attacks = p.stage(r, "attack", lambda: self.attack(r))
+        if cfg.studio.enabled and r < cfg.rounds:
+            p.stage(r, "studio", lambda: self.people(r))
         labels = p.stage(r, "label", lambda: self.label(r, attacks))
         summary = p.stage(r, "summary", lambda: self.summarize(r, attacks, labels["labels"]))
         return {"round": r, "calibration": calibration, "evaluation": evaluation, **summary}
@@ -117,11 +120,26 @@ class Loop:
         for name, spec, targets in runs:
             attack = stages.build_attack(spec, clf, self.models)
             path = rdir / f"attack-{name}.jsonl"
+            train = name == "train"
+            budget = (spec.train_budget or spec.budget) if train else spec.budget
+            keep = spec.examples_per_target if train else 1
             out[name] = stages.run_attack(
-                attack, clf, targets, spec.budget, path, f"{name}-{r}", self.progress
+                attack, clf, targets, budget, path, f"{name}-{r}", self.progress, keep
             )
         return {"runs": {name: str(rdir / f"attack-{name}.jsonl") for name in out}, "recipes": {
             name: spec.recipe for name, spec, _ in runs}}  # fmt: skip
+
+    def people(self, r: int) -> dict[str, Any]:
+        """Serve this version in the studio and wait for the people's labeled submissions
+        against it; they join the round's adversarial data."""
+        from highstakes.loop.people import human_examples, serve_version
+
+        studio = self.config.studio
+        model = str(self.model_dir(r).resolve())
+        serve_version(studio, self.version(r), model, self.classifier(r).threshold, r)
+        found = human_examples(studio, self.version(r))
+        write_examples(self.project.round_dir(r) / "studio.jsonl", found)
+        return {"n": len(found), "n_injurious": sum(e.label is Label.YES for e in found)}
 
     def records(self, attacks: dict[str, Any], name: str) -> list[dict[str, Any]]:
         from highstakes.loop.project import read_lines
@@ -130,11 +148,12 @@ class Loop:
         return read_lines(Path(path)) if path else []
 
     def label(self, r: int, attacks: dict[str, Any]) -> dict[str, Any]:
-        found = []
-        for name in attacks["runs"]:
-            for rec in self.records(attacks, name):
-                if rec["found"]:
-                    found.append((rec, Snippet(rec["found"]["prompt"], rec["found"]["completion"])))
+        found = [
+            (rec, snippet)
+            for name in attacks["runs"]
+            for rec in self.records(attacks, name)
+            for snippet in stages.results_of(rec)
+        ]
         labeler = self.config.label.labeler
         labels = label_found(labeler, r, found, self.by_id, self.config, self.version(r))
         return {"labeler": labeler, "labels": labels, "n": len(labels)}
@@ -145,6 +164,9 @@ class Loop:
             self.records(attacks, "train"), labels, self.by_id,
             recipes.get("train", ""), self.version(r), r, self.config.label.labeler,
         )  # fmt: skip
+        studio = self.project.round_dir(r) / "studio.jsonl"
+        if studio.exists():  # people's submissions, labeled in the studio
+            added += read_examples(studio)
         write_examples(self.project.round_dir(r) / "adversarial.jsonl", added)
         aimed = stages.adversarial_examples(
             [*self.records(attacks, "train"), *self.records(attacks, "eval")], labels,
@@ -161,8 +183,19 @@ class Loop:
     def run(self) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         rounds = [self.run_round(r) for r in range(self.config.rounds + 1)]
+        self.link_latest()
         log.info("loop finished in %.0f s", time.perf_counter() - t0)
         return rounds
+
+    def link_latest(self) -> None:
+        """`<project>/classifier` points at the last version, for the studio and `score`."""
+        link = self.project.root / "classifier"
+        target = self.model_dir(self.config.rounds).relative_to(self.project.root)
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and Path(link.readlink()) == target:
+                return
+            link.unlink()
+        link.symlink_to(target, target_is_directory=True)
 
 
 def _set_threshold(model_dir: Path, threshold: float) -> None:

@@ -139,6 +139,7 @@ def run_attack(
     path: Path,
     salt: str,
     progress: ProgressFn | None = None,
+    keep: int = 1,
 ) -> list[dict[str, Any]]:
     """Attack each target, one durable JSON line per target; a rerun continues after the
     last target written.  A target the classifier already misses is recorded, not attacked."""
@@ -152,7 +153,7 @@ def run_attack(
             continue
         torch.manual_seed(stable_int(example.id, salt))  # sampling attacks redo the same draws
         t0 = time.perf_counter()
-        record = _attack_one(attack, clf, example, budget)
+        record = _attack_one(attack, clf, example, budget, keep)
         record["seconds"] = round(time.perf_counter() - t0, 3)
         append_line(path, record)
         done.append(record)
@@ -167,8 +168,19 @@ def _json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _attack_one(attack: Any, clf: Classifier, example: Example, budget: int) -> dict[str, Any]:
-    record: dict[str, Any] = {"target_id": example.id, "flagged": True, "found": None}
+def _found(candidate: Any) -> dict[str, Any]:
+    return {
+        "prompt": candidate.snippet.prompt,
+        "completion": candidate.snippet.completion,
+        "score": candidate.score,
+        "edits": "; ".join(e.describe() for e in candidate.edits),
+    }
+
+
+def _attack_one(
+    attack: Any, clf: Classifier, example: Example, budget: int, keep: int = 1
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"target_id": example.id, "flagged": True, "found": None, "more": []}
     original = float(clf.score([example.snippet])[0])
     record["original_score"] = original
     if original < clf.threshold:
@@ -177,15 +189,18 @@ def _attack_one(attack: Any, clf: Classifier, example: Example, budget: int) -> 
         return record
     result = attack.run(clf, example.snippet, clf.threshold, budget)
     record["queries"] = int(result.queries)
-    if result.found:
-        best = min(result.found, key=lambda c: c.score if c.score is not None else 1.0)
-        record["found"] = {
-            "prompt": best.snippet.prompt,
-            "completion": best.snippet.completion,
-            "score": best.score,
-            "edits": "; ".join(e.describe() for e in best.edits),
-        }
+    ranked = sorted(result.found, key=lambda c: c.score if c.score is not None else 1.0)
+    distinct = list({c.snippet: c for c in reversed(ranked)}.values())[::-1]
+    if distinct:
+        record["found"] = _found(distinct[0])
+        record["more"] = [_found(c) for c in distinct[1:keep]]
     return record
+
+
+def results_of(record: dict[str, Any]) -> list[Snippet]:
+    """The snippets an attack record found: the best first."""
+    found = [record["found"], *record.get("more", [])] if record["found"] else []
+    return [Snippet(f["prompt"], f["completion"]) for f in found]
 
 
 def adversarial_examples(
@@ -199,10 +214,7 @@ def adversarial_examples(
 ) -> list[Example]:
     """Labeled attack results as examples (unsure ones are left out)."""
     out = []
-    for r in records:
-        if not r["found"]:
-            continue
-        snippet = Snippet(r["found"]["prompt"], r["found"]["completion"])
+    for r, snippet, found in ((rec, s, f) for rec in records for s, f in _pairs(rec)):
         label = Label(labels[snippet.key()])
         if label is Label.UNSURE:
             continue
@@ -222,10 +234,15 @@ def adversarial_examples(
                 ),
                 genre=parent.genre,
                 split="train",
-                tags={"recipe": recipe, "queries": str(r["queries"]), "edits": r["found"]["edits"]},
+                tags={"recipe": recipe, "queries": str(r["queries"]), "edits": found["edits"]},
             )
         )
     return out
+
+
+def _pairs(record: dict[str, Any]) -> list[tuple[Snippet, dict[str, Any]]]:
+    found = [record["found"], *record.get("more", [])] if record["found"] else []
+    return list(zip(results_of(record), found, strict=True))
 
 
 def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
