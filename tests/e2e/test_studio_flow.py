@@ -30,8 +30,14 @@ def _page(browser: Any, url: str, username: str) -> Any:
 
 
 def test_attack_label_rate_dashboard(browser: Any, studio_model: Path, tmp_path: Path) -> None:
+    """With HIGHSTAKES_SCREENSHOTS=1 the screenshot goes to docs/; HIGHSTAKES_E2E_MODEL and
+    HIGHSTAKES_E2E_MENU_LM run the same flow on a trained classifier and the real menu
+    (how the README's picture was taken: the demo's classifier, SmolLM2 proposals)."""
     url_db = f"sqlite:///{tmp_path / 'studio.db'}"
-    with running(url_db, studio_model, tmp_path) as server:
+    model = Path(os.environ.get("HIGHSTAKES_E2E_MODEL", studio_model))
+    menu_lm = os.environ.get("HIGHSTAKES_E2E_MENU_LM", "none")
+    data = "demo" if "HIGHSTAKES_E2E_MODEL" in os.environ else ""
+    with running(url_db, model, tmp_path, menu_lm, data) as server:
         engine = make_engine(url_db)
         with session_factory(engine)() as session:
             work.add_pair(

@@ -100,10 +100,15 @@ class Server:
 
 
 @contextmanager
-def running(database_url: str, model: Path, folder: Path) -> Iterator[Server]:
-    data = prepare(folder, database_url)
-    server = Server(database_url, model, data, folder / "server.log")
-    server.start()
+def running(
+    database_url: str, model: Path, folder: Path, menu_lm: str = "none", data: str = ""
+) -> Iterator[Server]:
+    """A started server; `data` ("demo" or a file) replaces the small synthetic set."""
+    made = prepare(folder, database_url)
+    server = Server(
+        database_url, model, Path(data) if data else made, folder / "server.log", menu_lm=menu_lm
+    )
+    server.start(timeout=300)
     try:
         yield server
     finally:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
@@ -22,7 +23,10 @@ def _run(config: Any) -> None:
         loop = Loop(config, progress=update)
         rounds = loop.run()
         paths = report.write(config, loop, rounds)
-    table = Table(title=f"adversarial training loop ({config.rounds} rounds after the baseline)")
+    table = Table(
+        title=f"adversarial training loop ({config.rounds} rounds after the baseline)",
+        box=box.SIMPLE,
+    )
     rows = report.table_rows(rounds)
     for column in rows[0]:
         table.add_column(column)

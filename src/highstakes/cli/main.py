@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import typer
 
@@ -39,6 +40,10 @@ def main(
     # Keep transformers' own load reports and bars out of our progress display; must be set
     # before transformers is imported (commands import it lazily).
     if not verbose:
+        # library notices meant for their developers, not for our users (TorchScript
+        # tracing of the light scorer, transformers' deprecations)
+        warnings.filterwarnings("ignore", message="Converting a tensor to a Python")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 

@@ -16,9 +16,10 @@ LABELER_WARNING = {
     "kept": (
         "Attack results were labeled by 'kept': each result keeps the label of the snippet "
         "it was made from, assumed preserved by the attack's constraints.  No person read "
-        "them.  Reading ten such flips under the labeling guide, we found 4 still injurious, "
-        "3 unclear and 3 not: success rates are upper bounds, and the adversarial training "
-        "data holds mislabeled examples."
+        "them.  Reading 22 such flips under the labeling guide (two samples, of the LM-guided "
+        "and the embedding-only substitution attacks), we found 8 still injurious, 6 unclear "
+        "and 8 not: success rates are upper bounds, and the adversarial training data holds "
+        "mislabeled examples."
     ),
     "reference": "Attack results were labeled by a reference classifier, not by people.",
     "llm-judge": "Attack results were labeled by a language-model judge, not by people.",
@@ -108,4 +109,25 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [_row(r) for r in rounds]
+    """Narrow rows for a terminal (intervals are in report.html and details.json)."""
+    out = []
+    for r in rounds:
+        ev, at, held = r["evaluation"], r["attack"], r["heldout_attack"]
+        low, high = ev["auroc_interval"]
+        qps = at["queries_per_success"]
+        out.append(
+            {
+                "round": r["round"],
+                "AUROC (95% CI)": f"{ev['auroc']:.3f} {low:.2f}-{high:.2f}",
+                "recall": f"{ev['recall']:.3f}",
+                "FPR": f"{ev['false_positive_rate']:.3f}",
+                "attack": f"{at['succeeded']}/{at['flagged']} {_rate(at['success_rate'])}",
+                "q/success": "-" if qps is None else f"{qps:.0f}",
+                "held-out": f"{held['succeeded']}/{held['flagged']} {_rate(held['success_rate'])}",
+            }
+        )
+    return out
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
