@@ -33,6 +33,7 @@ def _run(config: Any) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
+    console.print(_matrix_table(paths["details"]))
     console.print(f"Labeler of attack results: [bold]{config.label.labeler}[/bold]")
     warning = report.warning_for(config.label.labeler)
     if warning:
@@ -41,6 +42,21 @@ def _run(config: Any) -> None:
         f"Report: {paths['html']} and {paths['json']}  ({time.perf_counter() - t0:.0f} s)",
         highlight=False,
     )
+
+
+def _matrix_table(details: Path) -> Table:
+    """The cross-round matrix: share of the examples aimed at each version (columns) that
+    each version (rows) still flags."""
+    import json
+
+    matrix = json.loads(details.read_text())["cross_round"]
+    table = Table(title="cross-round matrix: share still caught (n aimed)", box=box.SIMPLE)
+    table.add_column("version")
+    for target, n in zip(matrix["targets"], matrix["n_examples"], strict=True):
+        table.add_column(f"aimed at {target} ({n})")
+    for version, row in zip(matrix["versions"], matrix["caught_rate"], strict=True):
+        table.add_row(version, *("-" if x is None else f"{x:.0%}" for x in row))
+    return table
 
 
 def loop_command(
