@@ -21,6 +21,5 @@ class StudioSettings(BaseSettings):
     secure_cookies: bool = False
     max_batch: int = Field(default=32, gt=0)
     max_wait_ms: float = Field(default=4.0, ge=0)
-    seed: int = 0
     # how often to look for a newly activated classifier version (e.g. from the loop)
     version_poll_seconds: float = Field(default=5.0, gt=0)
