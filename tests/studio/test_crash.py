@@ -22,7 +22,7 @@ PROMPT = "Ann walked to the shed. It was late. She lit a lamp."
 IN_FLIGHT: set[str] = set()  # keys of submissions sent and not yet answered
 
 
-def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
+def _work(url: str, name: str, sent: list[dict], stop: threading.Event, attempt: int) -> None:
     client = sign_in(url, name)
     n = 0
     try:
@@ -30,10 +30,10 @@ def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
             task = client.post("/api/tasks/write").json()
             request = {
                 "task_id": task["task_id"],
-                "key": f"{name}-{n:04d}-key",
+                "key": f"{name}-{attempt}-{n:04d}-key",
                 "body": {
                     "prompt": PROMPT,
-                    "completion": f"{name} cut a finger, try {n}.",
+                    "completion": f"{name} cut a finger, try {attempt}.{n}.",
                     "still_injurious": True,
                 },
                 "answer": None,
@@ -53,6 +53,28 @@ def _work(url: str, name: str, sent: list[dict], stop: threading.Event) -> None:
         return  # the server died under us: this request has no answer
 
 
+def _submit_then_kill(server: Server, sent: dict[str, list[dict]], attempt: int) -> None:
+    """Attackers submit; once a dozen are answered, SIGKILL the server while one is out."""
+    IN_FLIGHT.clear()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_work, args=(server.url, n, sent[n], stop, attempt))
+        for n in ATTACKERS
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while sum(r["answer"] is not None for s in sent.values() for r in s) < 12 * (attempt + 1):
+        assert time.monotonic() < deadline, "no submissions went through"
+        time.sleep(0.05)
+    while not IN_FLIGHT:
+        time.sleep(0.001)
+    server.kill()  # mid-request: a submission is on its way
+    stop.set()
+    for t in threads:
+        t.join(30)
+
+
 def test_killed_server_loses_and_duplicates_nothing(
     database_url: str, studio_model: Path, tmp_path: Path
 ) -> None:
@@ -65,26 +87,14 @@ def test_killed_server_loses_and_duplicates_nothing(
     admin = sign_in(server.url, "admin")
     assert admin.post("/api/admin/settings", json={"target_threshold": 0.99}).status_code == 204
     sent: dict[str, list[dict]] = {name: [] for name in ATTACKERS}
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_work, args=(server.url, n, sent[n], stop)) for n in ATTACKERS
-    ]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 60
-    while sum(r["answer"] is not None for s in sent.values() for r in s) < 12:
-        assert time.monotonic() < deadline, "no submissions went through"
-        time.sleep(0.05)
-    while not IN_FLIGHT:
-        time.sleep(0.001)
-    server.kill()  # mid-request: a submission is on its way
-    stop.set()
-    for t in threads:
-        t.join(30)
-    requests = [r for s in sent.values() for r in s]
+    for attempt in range(5):  # a kill can land between requests; then try again
+        _submit_then_kill(server, sent, attempt)
+        requests = [r for s in sent.values() for r in s]
+        if any(r["answer"] is None for r in requests):
+            break
+        server.start()
     acknowledged = {r["key"]: r["answer"] for r in requests if r["answer"] is not None}
-    unanswered = [r for r in requests if r["answer"] is None]
-    assert unanswered, "the kill came between requests; nothing was in flight"
+    assert any(r["answer"] is None for r in requests), "no kill landed mid-request"
 
     server.start()
     for name in ATTACKERS:  # each attacker retries what got no answer, with the same key

@@ -181,7 +181,9 @@ def _accelerator(cfg: TrainConfig) -> Any | None:
         raise ValueError("sift: not supported with several processes yet; run on one")
     from accelerate import Accelerator
 
-    return Accelerator()
+    # on CPUs Accelerate only joins the process group (gloo) when told it runs on the CPU
+    on_cpu = cfg.device == "cpu" or not torch.cuda.is_available()
+    return Accelerator(cpu=on_cpu)
 
 
 def train(
