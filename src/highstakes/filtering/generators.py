@@ -9,14 +9,14 @@ only talks to an endpoint does not pay for loading it.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
+
+from highstakes.models.endpoint import request_json
 
 log = logging.getLogger(__name__)
 
@@ -126,20 +126,13 @@ class EndpointGenerator:
         self.name = f"{self.base} ({model or 'served model'})"
 
     def _request(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data, headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                payload: dict[str, Any] = json.loads(response.read())
+            return request_json(self.base + path, body, self.api_key, self.timeout_s)
         except urllib.error.URLError as e:
             raise OSError(
                 f"the generator server at {self.base} did not answer {path} ({e}); check that "
                 "it is running (e.g. `vllm serve MODEL`) and that the URL is right"
             ) from e
-        return payload
 
     def served_model(self) -> str:
         if self.model is None:
