@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from highstakes.data.records import Example, Snippet, Source
 from highstakes.loop.config import StudioConfig
+from highstakes.store import work
 from highstakes.store.db import make_engine, migrate, session_factory
 from highstakes.store.tables import SnippetRow
 
@@ -33,12 +34,9 @@ def labels_from_studio(
         )
         for external_id, s in ids.items():
             if external_id not in known:
-                session.add(
-                    SnippetRow(
-                        external_id=external_id, prompt=s.prompt, completion=s.completion,
-                        source=Source.AUTO_ATTACK.value, round=round_, label_status="pending",
-                    )
-                )  # fmt: skip
+                work.add_for_labeling(
+                    session, s.prompt, s.completion, Source.AUTO_ATTACK.value, round_, external_id
+                )
         session.commit()
     while True:
         with factory() as session:
@@ -72,8 +70,7 @@ def serve_version(
         if name not in known:
             accounts.add_version(session, name, model_dir, threshold, round_)
         elif not known[name].active:
-            for version in known.values():
-                version.active = version.name == name
+            accounts.activate_version(session, known[name])
         session.commit()
     engine.dispose()
 

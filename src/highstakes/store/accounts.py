@@ -123,14 +123,18 @@ def add_version(
 ) -> ClassifierVersion:
     if session.scalar(select(ClassifierVersion).where(ClassifierVersion.name == name)):
         raise StoreError(f"name: classifier version {name!r} exists")
-    if activate:
-        session.execute(update(ClassifierVersion).values(active=False))
-    version = ClassifierVersion(
-        name=name, path=path, threshold=threshold, round=round_, active=activate
-    )
+    version = ClassifierVersion(name=name, path=path, threshold=threshold, round=round_)
     session.add(version)
     session.flush()
+    if activate:
+        activate_version(session, version)
     return version
+
+
+def activate_version(session: Session, version: ClassifierVersion) -> None:
+    """Make `version` the one served (a running studio follows within seconds)."""
+    session.execute(update(ClassifierVersion).values(active=False))
+    version.active = True
 
 
 def active_version(session: Session) -> ClassifierVersion | None:

@@ -120,12 +120,15 @@ def export_examples(session: Session) -> list[Example]:
         ).all()
     )
     versions = dict(session.execute(select(ClassifierVersion.id, ClassifierVersion.name)).all())
+    parents = {
+        id_: external or f"studio-{id_}"
+        for id_, external in session.execute(select(SnippetRow.id, SnippetRow.external_id)).all()
+    }
     rows = session.scalars(
         select(SnippetRow).where(SnippetRow.label_status.in_(LABELED)).order_by(SnippetRow.id)
     )
     out = []
     for row in rows:
-        parent = session.get(SnippetRow, row.parent_id) if row.parent_id else None
         out.append(
             Example(
                 id=row.external_id or f"studio-{row.id}",
@@ -138,7 +141,7 @@ def export_examples(session: Session) -> list[Example]:
                     author=names.get(row.author_id or -1),
                     labelers=tuple(labelers.get(row.id, ())),
                     seconds_spent=(minutes[row.id] / 1000) if row.id in minutes else None,
-                    parent_id=(parent.external_id or f"studio-{parent.id}") if parent else None,
+                    parent_id=parents.get(row.parent_id) if row.parent_id else None,
                     created_at=row.created_at,
                 ),
                 genre=row.genre,

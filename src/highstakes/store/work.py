@@ -53,14 +53,24 @@ def import_examples(session: Session, examples: Iterable[Example]) -> int:
 
 
 def add_for_labeling(
-    session: Session, prompt: str, completion: str, source: str, round_: int = 0
+    session: Session,
+    prompt: str,
+    completion: str,
+    source: str,
+    round_: int = 0,
+    external_id: str | None = None,
 ) -> SnippetRow:
     """A snippet that needs labels (a paraphrase, a generator sample, an automatic attack)."""
     check_text(prompt, completion)
     if source not in {item.value for item in Source}:
         raise StoreError(f"source: must be one of {', '.join(item.value for item in Source)}")
     row = SnippetRow(
-        prompt=prompt, completion=completion, source=source, round=round_, label_status="pending"
+        external_id=external_id,
+        prompt=prompt,
+        completion=completion,
+        source=source,
+        round=round_,
+        label_status="pending",
     )
     session.add(row)
     session.flush()

@@ -52,8 +52,7 @@ def bootstrap(
             name = version_name or f"v{len(accounts.list_versions(session))}-{model_dir.name}"
             version = accounts.add_version(session, name, path, threshold, 0)
         elif not version.active:
-            for other in accounts.list_versions(session):
-                other.active = other.id == version.id
+            accounts.activate_version(session, version)
         password = None
         if session.scalar(select(User.id).where(User.role == "admin").limit(1)) is None:
             password = secrets.token_urlsafe(12)
