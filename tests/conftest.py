@@ -41,6 +41,28 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_classifier(tmp_path_factory.mktemp("tiny-bert"))
 
 
+@pytest.fixture(scope="session")
+def studio_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny classifier saved like a trained one (threshold in highstakes.json), for the
+    studio and the loop."""
+    from highstakes.models.classifier import Classifier
+
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    clf.threshold = 0.5
+    return clf.save(tmp_path_factory.mktemp("tiny-studio"), light=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """argon2 at its defaults costs ~0.16 s per hash here; the studio tests sign in dozens
+    of times.  Production keeps the library's defaults."""
+    from argon2 import PasswordHasher
+
+    from highstakes.store import accounts
+
+    accounts.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 HURT = [
     "cut his hand on the broken glass",
     "broke her wrist when she fell",

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.studio.conftest import cheap_password_hashing, studio_model  # noqa: F401
-
 CHROMIUM = os.environ.get("HIGHSTAKES_CHROMIUM", "/usr/bin/chromium")
 # The machine's network is closed: without these flags Chromium keeps trying to reach
 # Google's services at start-up.

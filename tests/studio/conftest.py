@@ -12,35 +12,17 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from highstakes.models.classifier import Classifier
 from highstakes.store import accounts
 from highstakes.store.db import make_engine, session_factory
 from highstakes.studio.main import create_app
 from highstakes.studio.services.bootstrap import bootstrap
 from highstakes.studio.services.scoring import load_tools
 from highstakes.studio.settings import StudioSettings
-from tests.conftest import build_tiny_classifier, make_examples
+from tests.conftest import make_examples
 from tests.studio.postgres import postgres_database
 
 PASSWORD = "correct horse battery"
 ROLES = ("attacker", "labeler", "rater")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def cheap_password_hashing() -> None:
-    """argon2 at its defaults costs ~0.16 s per hash here; tests sign in dozens of times."""
-    from argon2 import PasswordHasher
-
-    accounts.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture(scope="session")
-def studio_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random classifier saved like a trained one (threshold in highstakes.json)."""
-    raw = build_tiny_classifier(tmp_path_factory.mktemp("tiny-raw"))
-    clf = Classifier.from_pretrained(raw)
-    clf.threshold = 0.5
-    return clf.save(tmp_path_factory.mktemp("tiny-studio"), light=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

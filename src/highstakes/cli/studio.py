@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,18 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
-def _session(db: str):  # type: ignore[no-untyped-def]
+@contextmanager
+def _session(db: str) -> Iterator[Any]:
+    """A session on the migrated database; the engine is closed afterwards."""
     from highstakes.store.db import make_engine, migrate, session_factory
 
     engine = make_engine(db)
-    migrate(engine)
-    return session_factory(engine)()
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @app.command("add-user")

@@ -73,17 +73,8 @@ class Loop:
                 self.model_dir(r), previous, self.progress,
             )  # fmt: skip
 
-        p.stage(r, "train", train)
-
-        def calibrate() -> dict[str, Any]:
-            clf = self.classifier(r)
-            result = stages.calibrate(clf, self.splits["valid"], cfg.train.target_recall)
-            clf.threshold = result["threshold"]
-            _set_threshold(self.model_dir(r), result["threshold"])
-            return result
-
-        calibration = p.stage(r, "calibrate", calibrate)
-        self.classifier(r).threshold = calibration["threshold"]
+        trained = p.stage(r, "train", train)
+        calibration = p.stage(r, "calibrate", lambda: stages.calibration(trained, cfg.train))
         evaluation = p.stage(
             r,
             "evaluate",
@@ -159,23 +150,28 @@ class Loop:
         return {"labeler": labeler, "labels": labels, "n": len(labels)}
 
     def summarize(self, r: int, attacks: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+        rdir, version, labeler = (
+            self.project.round_dir(r),
+            self.version(r),
+            self.config.label.labeler,
+        )
         recipes = attacks["recipes"]
-        added = stages.adversarial_examples(
-            self.records(attacks, "train"), labels, self.by_id,
-            recipes.get("train", ""), self.version(r), r, self.config.label.labeler,
-        )  # fmt: skip
-        studio = self.project.round_dir(r) / "studio.jsonl"
+        records = {name: self.records(attacks, name) for name in ("train", "eval", "heldout")}
+        from_train, from_eval = (
+            stages.adversarial_examples(
+                records[name], labels, self.by_id, recipes.get(name, ""), version, r, labeler
+            )
+            for name in ("train", "eval")
+        )
+        added = list(from_train)
+        studio = rdir / "studio.jsonl"
         if studio.exists():  # people's submissions, labeled in the studio
             added += read_examples(studio)
-        write_examples(self.project.round_dir(r) / "adversarial.jsonl", added)
-        aimed = stages.adversarial_examples(
-            [*self.records(attacks, "train"), *self.records(attacks, "eval")], labels,
-            self.by_id, recipes.get("eval", ""), self.version(r), r, self.config.label.labeler,
-        )  # fmt: skip
-        write_examples(self.project.round_dir(r) / "aimed.jsonl", aimed)
+        write_examples(rdir / "adversarial.jsonl", added)
+        write_examples(rdir / "aimed.jsonl", [*from_train, *from_eval])
         return {
-            "attack": stages.attack_summary(self.records(attacks, "eval"), labels),
-            "heldout_attack": stages.attack_summary(self.records(attacks, "heldout"), labels),
+            "attack": stages.attack_summary(records["eval"], labels),
+            "heldout_attack": stages.attack_summary(records["heldout"], labels),
             "n_adversarial_added": sum(e.label is Label.YES for e in added),
             "n_negatives_added": sum(e.label is Label.NO for e in added),
         }
@@ -196,13 +192,6 @@ class Loop:
                 return
             link.unlink()
         link.symlink_to(target, target_is_directory=True)
-
-
-def _set_threshold(model_dir: Path, threshold: float) -> None:
-    meta_path = model_dir / "highstakes.json"
-    meta = json.loads(meta_path.read_text())
-    meta["threshold"] = threshold
-    write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
 
 
 def label_found(

@@ -4,6 +4,7 @@ rounds or markers (see `rounds.py`)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -13,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
-from highstakes.evaluation.metrics import auroc, metrics_at
-from highstakes.evaluation.reliability import clopper_pearson
+from highstakes.evaluation.metrics import auroc
+from highstakes.evaluation.reliability import clopper_pearson, estimate_rate
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_line, read_lines, write_atomic
 from highstakes.models.classifier import Classifier
@@ -61,21 +62,16 @@ def train_version(
     }
 
 
-def calibrate(clf: Classifier, valid: Sequence[Example], target_recall: float) -> dict[str, Any]:
-    """The most conservative threshold the validation data supports for the target
-    recall (the loop's default rule; quality-budget calibration needs ratings)."""
-    from highstakes.evaluation.metrics import threshold_for_recall
-
-    kept = [e for e in valid if e.label is not Label.UNSURE]
-    labels = np.array([int(e.label is Label.YES) for e in kept])
-    scores = clf.score([e.snippet for e in kept])
-    threshold = threshold_for_recall(labels, scores, target_recall)
-    at = metrics_at(labels, scores, threshold)
+def calibration(trained: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
+    """The threshold the saved version carries: the trainer picks it on the validation
+    split at the best epoch, as the most conservative one that flags `target_recall` of
+    the positives (quality-budget calibration from ratings is `highstakes calibrate`)."""
+    best = trained["history"][trained["best_epoch"] - 1]
     return {
-        "threshold": threshold,
-        "rule": f"flags {target_recall:.0%} of validation positives",
-        "valid_recall": at.recall,
-        "valid_false_positive_rate": at.false_positive_rate,
+        "threshold": best["valid_threshold"],
+        "rule": f"flags {cfg.target_recall:.0%} of validation positives",
+        "valid_recall": best["valid_recall"],
+        "valid_false_positive_rate": best["valid_false_positive_rate"],
     }
 
 
@@ -98,20 +94,19 @@ def evaluate_version(clf: Classifier, test: Sequence[Example], seed: int) -> dic
     kept = [e for e in test if e.label is not Label.UNSURE]
     labels = np.array([int(e.label is Label.YES) for e in kept])
     scores = clf.score([e.snippet for e in kept])
-    at = metrics_at(labels, scores, clf.threshold)
-    n_pos, n_neg = int(labels.sum()), int((labels == 0).sum())
-    caught = round(at.recall * n_pos)
-    false_alarms = round(at.false_positive_rate * n_neg)
+    flagged = scores >= clf.threshold
+    recall = estimate_rate(int(flagged[labels == 1].sum()), int((labels == 1).sum()))
+    false_alarms = estimate_rate(int(flagged[labels == 0].sum()), int((labels == 0).sum()))
     return {
         "auroc": auroc(labels, scores),
         "auroc_interval": bootstrap_auroc(labels, scores, seed),
-        "recall": at.recall,
-        "recall_interval": clopper_pearson(caught, n_pos),
-        "false_positive_rate": at.false_positive_rate,
-        "false_positive_rate_interval": clopper_pearson(false_alarms, n_neg),
+        "recall": recall.rate,
+        "recall_interval": (recall.lower, recall.upper),
+        "false_positive_rate": false_alarms.rate,
+        "false_positive_rate_interval": (false_alarms.lower, false_alarms.upper),
         "threshold": clf.threshold,
-        "n_positive": n_pos,
-        "n_negative": n_neg,
+        "n_positive": recall.n_trials,
+        "n_negative": false_alarms.n_trials,
     }
 
 
@@ -146,7 +141,7 @@ def run_attack(
     import torch
 
     done = read_lines(path)
-    write_atomic(path, "".join(_json_line(r) for r in done))  # drop a line cut by a crash
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
     seen = {r["target_id"] for r in done}
     for i, example in enumerate(targets):
         if example.id in seen:
@@ -160,12 +155,6 @@ def run_attack(
         if progress:
             progress(f"{attack.name} attack ({salt})", i + 1, len(targets))
     return done
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def _found(candidate: Any) -> dict[str, Any]:

@@ -1,1 +1,0 @@
-from tests.studio.conftest import cheap_password_hashing, studio_model  # noqa: F401
