@@ -1,12 +1,16 @@
-"""Merge the demo set's written parts into src/highstakes/data/demo/demo.jsonl.
+"""Merge written parts into a shipped data set: the demo set or the external test set.
 
-Each part is a JSONL file of {prompt, completion, label, genre, source, hard_negative, kind,
-note} rows written and labeled under shared/spec/labeling-guide.md (see DATASHEET.md).
-This script only merges: it checks rows, drops exact duplicates, records provenance and
-pins each prompt group to a split (70/10/20 by a hash of the prompt), so the test split
-stays fixed even if the split function changes later.
+Each part is a JSONL file of {prompt, completion, label, genre, kind, hard_negative,
+register, note} rows written and labeled under shared/spec/labeling-guide.md (see the
+set's DATASHEET.md); `source` defaults to "handwritten".  This script only merges: it
+checks rows, drops exact duplicates, records provenance (writer and labeler from the
+part's file name) and, for the demo set, pins each prompt group to a split (70/10/20 by
+a hash of the prompt), so the test split stays fixed even if the split function changes.
+Rows already in the output file are kept as they are, so merging is additive and a rerun
+with the same parts changes nothing.  The external set gets no split: all of it is test.
 
-usage: python scripts/demo_set/build.py PART.jsonl [PART.jsonl ...]
+usage: python scripts/demo_set/build.py demo PART.jsonl [PART.jsonl ...]
+       python scripts/demo_set/build.py external PART.jsonl [PART.jsonl ...]
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from highstakes.data.io import parse_record, write_examples
+from highstakes.data.demo import DEMO_FILE, EXTERNAL_FILE
+from highstakes.data.io import parse_record, read_examples, write_examples
 from highstakes.data.records import Example
 from highstakes.data.splits import hash_split, normalize_prompt
 
-OUT = Path(__file__).resolve().parents[2] / "src/highstakes/data/demo/demo.jsonl"
-CREATED = datetime(2026, 11, 27, tzinfo=UTC).isoformat()
+OUT = {"demo": DEMO_FILE, "external": EXTERNAL_FILE}
+# parts merged before this script kept dates per wave; new parts carry this one
+CREATED = {"h": datetime(2026, 11, 27, tzinfo=UTC), "s": datetime(2026, 11, 27, tzinfo=UTC)}
+TODAY = datetime(2026, 12, 4, tzinfo=UTC)
 # Two generator samples mention sexual assault, which the labeling guide does not cover
 # and a demo set should not carry; they are left out (see DATASHEET.md).
 EXCLUDED = {
@@ -30,45 +37,57 @@ EXCLUDED = {
 }
 
 
-def rows_of(part: Path) -> list[dict[str, object]]:
-    writer = part.stem  # h1..h6: handwritten parts; g1, g2: generator samples
+def rows_of(part: Path, pin_split: bool) -> list[dict[str, object]]:
+    writer = part.stem  # h*, s*: first-wave parts; t*: second wave; e*: external set
     rows = []
-    for line in part.read_text(encoding="utf-8").splitlines():
+    for n, line in enumerate(part.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        r = json.loads(line)
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{part}:{n}: not JSON ({exc})") from None
         if r["completion"].strip() in EXCLUDED:
             continue
         tags = {"kind": r.get("kind", ""), "hard_negative": str(bool(r.get("hard_negative")))}
-        if r.get("note"):
-            tags["note"] = r["note"]
-        generated = r["source"] == "generator"
+        for key in ("register", "note"):
+            if r.get(key):
+                tags[key] = str(r[key])
+        source = r.get("source", "handwritten")
+        generated = source == "generator"
         rows.append(
             {
                 "prompt": " ".join(r["prompt"].split()),
                 "completion": " ".join(r["completion"].split()),
                 "label": r["label"],
-                "source": r["source"],
+                "source": source,
                 "genre": r["genre"],
                 "author": "SmolLM2-135M-Instruct" if generated else f"assistant-writer-{writer}",
                 "labelers": [f"assistant-labeler-{writer}"],
-                "created_at": CREATED,
+                "created_at": CREATED.get(writer[0], TODAY).isoformat(),
                 "tags": tags,
-                "split": hash_split(normalize_prompt(r["prompt"])),
+                "split": hash_split(normalize_prompt(r["prompt"])) if pin_split else None,
             }
         )
     return rows
 
 
-def main(parts: list[str]) -> None:
+def main(which: str, parts: list[str]) -> None:
+    out = OUT[which]
     examples: dict[str, Example] = {}
+    if out.exists():
+        examples = {e.id: e for e in read_examples(out)}
+    before = len(examples)
     for part in parts:
-        for row in rows_of(Path(part)):
+        for row in rows_of(Path(part), pin_split=which == "demo"):
             example = parse_record(row)
             examples.setdefault(example.id, example)
-    write_examples(OUT, sorted(examples.values(), key=lambda e: (e.genre or "", e.prompt)))
-    print(f"wrote {len(examples)} examples to {OUT}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_examples(out, sorted(examples.values(), key=lambda e: (e.genre or "", e.prompt)))
+    print(f"{out}: {before} examples kept, {len(examples) - before} added")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if len(sys.argv) < 3 or sys.argv[1] not in OUT:
+        raise SystemExit(__doc__)
+    main(sys.argv[1], sys.argv[2:])

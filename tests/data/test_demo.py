@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from highstakes.data.demo import DATASHEET, load_demo
+from highstakes.data.demo import (
+    DATASHEET,
+    EXTERNAL_DATASHEET,
+    load_dataset,
+    load_demo,
+    load_external,
+)
 from highstakes.data.records import Label
 from highstakes.data.splits import assign_splits
 from highstakes.data.stats import dataset_stats
@@ -14,8 +20,8 @@ from highstakes.data.stats import dataset_stats
 def test_size_prompts_and_genres() -> None:
     demo = load_demo()
     stats = dataset_stats(demo)
-    assert stats["n_examples"] >= 1500
-    assert stats["n_prompts"] >= 300
+    assert stats["n_examples"] >= 4000
+    assert stats["n_prompts"] >= 900
     assert len(stats["genre"]) >= 10
     assert {"handwritten", "generator"} <= set(stats["source"])
 
@@ -24,7 +30,7 @@ def test_label_balance_and_hard_negatives() -> None:
     demo = load_demo()
     labels = Counter(e.label for e in demo)
     share_yes = labels[Label.YES] / len(demo)
-    assert 0.15 <= share_yes <= 0.30
+    assert 0.20 <= share_yes <= 0.40
     negatives = [e for e in demo if e.label is Label.NO]
     hard = [e for e in negatives if e.tags.get("hard_negative") == "True"]
     assert len(hard) >= len(negatives) / 3
@@ -57,4 +63,17 @@ def test_datasheet_counts_match_the_data() -> None:
     stats = dataset_stats(load_demo())
     sheet = DATASHEET.read_text()
     assert f"{stats['n_examples']:,}" in sheet
-    assert f"{stats['n_prompts']}" in sheet
+    assert f"{stats['n_prompts']:,}" in sheet
+
+
+def test_external_set_is_apart_from_the_demo_set() -> None:
+    external, demo = load_external(), load_demo()
+    assert [e.id for e in load_dataset("external")] == [e.id for e in external]
+    labels = Counter(e.label for e in external)
+    assert len(external) >= 300 and labels[Label.YES] >= 100
+    assert all(e.split is None for e in external)  # all of it is test data
+    # written apart: no prompt and no completion of the demo set appears in it
+    assert not {e.prompt for e in external} & {e.prompt for e in demo}
+    assert not {e.completion for e in external} & {e.completion for e in demo}
+    sheet = EXTERNAL_DATASHEET.read_text()
+    assert f"{len(external)}" in sheet and f"{labels[Label.YES]}" in sheet
