@@ -29,3 +29,36 @@ def test_bad_target_recall() -> None:
         threshold_for_recall(np.array([1]), np.array([0.5]), 0.0)
     with pytest.raises(ValueError, match="no positive"):
         threshold_for_recall(np.array([0]), np.array([0.5]), 0.5)
+
+
+def test_held_out_metrics_counts_and_intervals() -> None:
+    from highstakes.evaluation.metrics import held_out_metrics
+
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.3, 0.2, 0.1, 0.1, 0.05])
+    m = held_out_metrics(labels, scores, threshold=0.5)
+    assert m["recall"] == 0.75 and m["false_positive_rate"] == pytest.approx(1 / 6)
+    assert m["auroc"] == pytest.approx(auroc(labels, scores))
+    for key in ("auroc", "recall", "false_positive_rate"):
+        low, high = m[f"{key}_interval"]
+        assert low <= m[key] <= high
+    # the bootstrap is seeded: the same call gives the same interval
+    assert held_out_metrics(labels, scores, 0.5)["auroc_interval"] == m["auroc_interval"]
+
+
+def test_bootstrap_auroc_matches_a_direct_resample() -> None:
+    """The rank shortcut gives the same values as resampling and calling auroc()."""
+    from highstakes.evaluation.metrics import bootstrap_auroc
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(30), np.zeros(50)].astype(int)
+    scores = np.round(rng.random(80) + 0.4 * labels, 1)  # rounded: ties must count half
+    low, high = bootstrap_auroc(labels, scores, seed=5, n=200)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    rng = np.random.default_rng(5)
+    p, q = rng.choice(pos, (200, pos.size)), rng.choice(neg, (200, neg.size))
+    direct = [
+        auroc(np.r_[np.ones(pos.size), np.zeros(neg.size)], np.r_[a, b])
+        for a, b in zip(p, q, strict=True)
+    ]
+    assert (low, high) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])))

@@ -21,6 +21,7 @@ from tests.conftest import build_tiny_classifier, make_examples
 CONFIG = """
 project = "{project}"
 data = "{data}"
+external = "{external}"
 rounds = 2
 seed = 0
 
@@ -66,12 +67,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("loop")
     model = build_tiny_classifier(root / "tiny")
     data = write_examples(root / "data.jsonl", make_examples(24))
-    return {"root": root, "model": model, "data": data}
+    external = write_examples(root / "external.jsonl", make_examples(6))
+    return {"root": root, "model": model, "data": data, "external": external}
 
 
 def _config(setup: dict[str, Path], name: str) -> Path:
     project = setup["root"] / name
-    text = CONFIG.format(project=project, data=setup["data"], model=setup["model"])
+    text = CONFIG.format(
+        project=project, data=setup["data"], model=setup["model"], external=setup["external"]
+    )
     path = setup["root"] / f"{name}.toml"
     path.write_text(text)
     return path
@@ -133,8 +137,15 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
         "attack_success_rate",
         "queries_per_success",
         "heldout_attack_success_rate",
+        "external_auroc",
+        "external_recall",
+        "external_false_positive_rate",
     }
     assert all(keys <= set(r) for r in report)
+    html = (project / "report.html").read_text()
+    assert "learning curves" in html and "AUROC (external)" in html
+    evaluation = json.loads((project / "round-0" / "evaluate.done.json").read_text())
+    assert evaluation["external"]["n_positive"] == 6 and evaluation["external"]["n_negative"] == 18
     for r in range(3):
         folder = project / f"round-{r}"
         for stage in ("train", "calibrate", "evaluate", "attack", "label", "summary"):

@@ -108,3 +108,38 @@ def test_class_weights_balance_rare_positives() -> None:
 
     w = class_weights(np.array([0, 0, 0, 1]))
     assert float(w[1]) == pytest.approx(3 * float(w[0]))
+
+
+def test_length_grouped_batches_keep_every_example_and_group_lengths() -> None:
+    import numpy as np
+
+    from highstakes.training.trainer import length_grouped
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 130, 1000)
+    np.random.seed(0)
+    order = length_grouped(rng.permutation(1000), lengths, batch_size=32)
+    assert sorted(order.tolist()) == list(range(1000))
+    batches = [order[i : i + 32] for i in range(0, 1000, 32)]
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    random_batches = [np.arange(1000)[i : i + 32] for i in range(0, 1000, 32)]
+    assert padded < 0.8 * sum(len(b) * lengths[b].max() for b in random_batches)
+
+
+def test_unknown_schedule_is_refused(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train(_config(tiny_model_dir, schedule="wavy"), train_set, valid_set, tmp_path / "run")
+
+
+def test_cosine_schedule_and_one_progress_line_per_epoch(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    phases: list[str] = []
+    cfg = _config(tiny_model_dir, schedule="cosine")
+    train(cfg, train_set, valid_set, tmp_path / "run", progress=lambda p, d, t: phases.append(p))
+    lines = [p for p in phases if "valid AUROC" in p]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2: train loss")

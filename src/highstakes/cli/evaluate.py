@@ -22,6 +22,13 @@ def evaluate_command(
     ),
     data: str = typer.Option("demo", "--data", help="'demo' or a labeled data file."),
     split: str = typer.Option("test", help="Split of --data to measure: train, valid or test."),
+    external: str = typer.Option(
+        "auto",
+        "--external",
+        help="A labeled set written apart from the training data, measured beside --split: "
+        "'external' (the shipped injury set), a file, 'none'; 'auto' is 'external' when "
+        "--data is demo, else none.",
+    ),
     confidence: float = typer.Option(0.95, min=0.5, max=0.999, help="For every interval."),
     out: Path = typer.Option(Path("runs/evaluation"), "--out", help="Folder for the report."),
 ) -> None:
@@ -33,7 +40,7 @@ def evaluate_command(
     (confirmed injurious) count, grouped by their target_version (else the file name).
     Writes metrics.json and report.html to --out.
     """
-    from highstakes.data.demo import load_dataset
+    from highstakes.data.demo import DEMO_NAME, EXTERNAL_NAME, load_dataset
     from highstakes.data.splits import assign_splits
     from highstakes.evaluation.report import (
         attack_cost_section,
@@ -51,6 +58,16 @@ def evaluate_command(
         metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
         curves, metrics["held_out"] = _held_out(versions, held_out, confidence)
         sections = [detection_section(curves)] if curves else []
+        if external == "auto":
+            external = EXTERNAL_NAME if data == DEMO_NAME else "none"
+        if external != "none":
+            metrics["external_data"] = external
+            ext_curves, metrics["external"] = _held_out(
+                versions, load_dataset(external), confidence
+            )
+            if ext_curves:
+                sections.append(detection_section(ext_curves, f"external set ({external})"))
+            metrics["warnings"] = _recall_warnings(versions, metrics["external"])
         attacks = _adversarial_sets(adversarial)
         if attacks:
             snippets = {target: [e.snippet for e in ex] for target, ex in attacks.items()}
@@ -74,7 +91,8 @@ def _load_versions(folders: list[Path]) -> list[Any]:
         while name in names:  # two folders called "classifier" from different runs
             name += "'"
         names.add(name)
-        versions.append(ClassifierVersion(name, _scorer(clf, name), clf.threshold))
+        target = clf.metadata.get("config", {}).get("target_recall")
+        versions.append(ClassifierVersion(name, _scorer(clf, name), clf.threshold, target))
     return versions
 
 
@@ -96,10 +114,13 @@ def _scorer(clf: Any, name: str) -> Any:
 
 
 def _held_out(versions: list[Any], examples: list[Any], confidence: float) -> tuple[list[Any], Any]:
+    """Per version: AUROC, recall and false-positive rate at its threshold (the shared
+    `held_out_metrics`), the failure rate where the data allow one, and the curves."""
     import numpy as np
 
     from highstakes.data.records import Source
-    from highstakes.evaluation.reliability import estimate_rate, failure_rate
+    from highstakes.evaluation.metrics import held_out_metrics
+    from highstakes.evaluation.reliability import failure_rate
     from highstakes.evaluation.robustness import detection_curves
     from highstakes.training.trainer import labeled
 
@@ -112,20 +133,10 @@ def _held_out(versions: list[Any], examples: list[Any], confidence: float) -> tu
     curves, rows = [], {}
     for v in versions:
         scores = v.score([e.snippet for e in kept])
-        flagged = scores >= v.threshold
-        row: dict[str, Any] = {"threshold": v.threshold}
-        if labels.any():
-            row["recall"] = estimate_rate(
-                int(flagged[labels == 1].sum()), int(labels.sum()), confidence
-            ).as_dict()
-        if (labels == 0).any():
-            n_neg = int((labels == 0).sum())
-            row["false_positive_rate"] = estimate_rate(
-                int(flagged[labels == 0].sum()), n_neg, confidence
-            ).as_dict()
+        row: dict[str, Any] = held_out_metrics(labels, scores, v.threshold, confidence)
         if random_like.any():
             row["failure_rate"] = failure_rate(
-                labels[random_like] == 1, ~flagged[random_like], confidence
+                labels[random_like] == 1, scores[random_like] < v.threshold, confidence
             ).as_dict()
         if 0 < labels.sum() < labels.size:
             curve = detection_curves(v.name, labels, scores)
@@ -133,6 +144,20 @@ def _held_out(versions: list[Any], examples: list[Any], confidence: float) -> tu
             row["curves"] = curve.as_dict()
         rows[v.name] = row
     return curves, rows
+
+
+def _recall_warnings(versions: list[Any], external: dict[str, Any]) -> list[str]:
+    """Versions whose saved threshold gives, on the external set, more than 5 points less
+    recall than the validation recall it was chosen for."""
+    from highstakes.evaluation.metrics import external_recall_warning
+
+    out = []
+    for v in versions:
+        row = external.get(v.name)
+        warning = row and external_recall_warning(row["recall"], v.target_recall)
+        if warning:
+            out.append(f"{v.name}: {warning}")
+    return out
 
 
 def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
@@ -161,22 +186,28 @@ def _ordered(groups: dict[str, Any], versions: list[Any]) -> dict[str, Any]:
 
 
 def _print(metrics: dict[str, Any], out: Path) -> None:
-    table = Table(title=f"held-out ({metrics['split']} split)")
-    for col in ("classifier", "threshold", "AUROC", "recall", "false-positive rate"):
-        table.add_column(col, justify="right")
-    for name, row in metrics["held_out"].items():
-        table.add_row(
-            name,
-            f"{row['threshold']:.4g}",
-            f"{row['curves']['auroc']:.4f}" if "curves" in row else "n/a",
-            _rate(row.get("recall")),
-            _rate(row.get("false_positive_rate")),
-        )
-    console.print(table)
+    sets = [(f"held-out ({metrics['split']} split)", metrics["held_out"])]
+    if "external" in metrics:
+        sets.append((f"external set ({metrics['external_data']})", metrics["external"]))
+    for title, rows in sets:
+        table = Table(title=title)
+        for col in ("classifier", "threshold", "AUROC", "recall", "false-positive rate"):
+            table.add_column(col, justify="right")
+        for name, row in rows.items():
+            table.add_row(
+                name,
+                f"{row['threshold']:.4g}",
+                _interval(row["auroc"], row["auroc_interval"], 4),
+                _interval(row["recall"], row["recall_interval"]),
+                _interval(row["false_positive_rate"], row["false_positive_rate_interval"]),
+            )
+        console.print(table)
+    for warning in metrics.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     console.print(f"report: {out / 'report.html'}")
 
 
-def _rate(est: dict[str, Any] | None) -> str:
-    if est is None:
+def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:
+    if value != value:  # NaN: the set lacks that class
         return "n/a"
-    return f"{est['rate']:.3f} [{est['lower']:.3f}, {est['upper']:.3f}]"
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"

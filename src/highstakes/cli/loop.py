@@ -35,9 +35,9 @@ def _run(config: Any) -> None:
     console.print(table)
     console.print(_matrix_table(paths["details"]))
     console.print(f"Labeler of attack results: [bold]{config.label.labeler}[/bold]")
-    warning = report.warning_for(config.label.labeler)
-    if warning:
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    for warning in [report.warning_for(config.label.labeler), *report.external_warnings(rounds)]:
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     console.print(
         f"Report: {paths['html']} and {paths['json']}  ({time.perf_counter() - t0:.0f} s)",
         highlight=False,

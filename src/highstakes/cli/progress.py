@@ -1,7 +1,9 @@
-"""A rich progress bar that library code can drive through a plain callback."""
+"""Progress that library code can drive through a plain callback: rich bars on a
+terminal, one plain line per phase in a log."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -17,11 +19,16 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+UpdateFn = Callable[[str, int, int], None]
 
 
 @contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """Yield `update(phase, done, total)`; each new phase gets its own bar."""
+def progress_bar() -> Iterator[UpdateFn]:
+    """Yield `update(phase, done, total)`; each new phase gets its own bar on a terminal,
+    or, when the output is a file or a pipe, one line when the phase finishes."""
+    if not console.is_terminal:
+        yield _line_per_phase()
+        return
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -39,3 +46,22 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
             progress.update(tasks[phase], completed=done, total=total)
 
         yield update
+
+
+def _line_per_phase() -> UpdateFn:
+    """A log sees each phase once, when it is done (with its count and duration), so a
+    newcomer reading `make demo > log` knows where the run is without bars' noise."""
+    started: dict[str, float] = {}
+    finished: set[str] = set()
+
+    def update(phase: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        started.setdefault(phase, now)
+        if done >= total and phase not in finished:
+            finished.add(phase)
+            stamp = time.strftime("%H:%M:%S")
+            took = now - started[phase]
+            count = "" if total <= 1 else f" {done}/{total}"
+            console.print(f"{stamp} {phase}{count} ({took:.0f} s)", highlight=False, soft_wrap=True)
+
+    return update

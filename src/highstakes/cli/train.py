@@ -72,7 +72,13 @@ def train_command(
     model: str = typer.Option(
         "embedded-minilm", "--model", help="Backbone: embedded-minilm, a local folder or hub id."
     ),
-    epochs: int = typer.Option(6, min=1, help="Maximum epochs (early stopping may end sooner)."),
+    epochs: int = typer.Option(10, min=1, help="Maximum epochs (early stopping may end sooner)."),
+    patience: int = typer.Option(
+        2, min=1, help="Stop after this many epochs without a better validation AUROC."
+    ),
+    schedule: str = typer.Option(
+        "linear", help="Learning-rate decay after warmup: linear, cosine or constant."
+    ),
     batch_size: int = typer.Option(32, min=1, help="Examples per optimizer step."),
     learning_rate: float = typer.Option(5e-5, "--lr", min=0.0, help="Peak learning rate."),
     max_length: int = typer.Option(160, min=16, help="Token limit per snippet pair."),
@@ -92,6 +98,8 @@ def train_command(
     overrides = dict(
         model=model,
         epochs=epochs,
+        patience=patience,
+        schedule=schedule,
         batch_size=batch_size,
         learning_rate=learning_rate,
         max_length=max_length,

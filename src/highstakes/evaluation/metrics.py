@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -50,3 +51,83 @@ def metrics_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Thre
     recall = float(flagged[labels == 1].mean()) if n_pos else math.nan
     fpr = float(flagged[labels == 0].mean()) if n_neg else math.nan
     return ThresholdMetrics(threshold, auroc(labels, scores), recall, fpr, n_pos, n_neg)
+
+
+def bootstrap_auroc(
+    labels: np.ndarray, scores: np.ndarray, seed: int = 0, n: int = 1000, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval for AUROC, resampling positives and negatives
+    separately (a stratified bootstrap keeps both classes in every resample)."""
+    labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=np.float64)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if pos.size == 0 or neg.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    # AUROC = P(score of a random positive > score of a random negative) + ties / 2,
+    # computed from ranks so that 1,000 resamples cost milliseconds
+    p = rng.choice(pos, (n, pos.size))
+    q = rng.choice(neg, (n, neg.size))
+    both = np.concatenate([p, q], axis=1)
+    ranks = _row_ranks(both)
+    u = ranks[:, : pos.size].sum(axis=1) - pos.size * (pos.size + 1) / 2
+    values = u / (pos.size * neg.size)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _row_ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties shared) along each row."""
+    from scipy.stats import rankdata
+
+    return np.asarray(rankdata(x, axis=1))
+
+
+def held_out_metrics(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """What every held-out figure in highstakes reports, for one classifier on one set:
+    AUROC with a bootstrap interval, and recall and false-positive rate at `threshold`
+    with exact (Clopper-Pearson) intervals.  `evaluate`, the loop and the benchmarks all
+    call this, so their numbers agree."""
+    from highstakes.evaluation.reliability import estimate_rate
+
+    labels = np.asarray(labels).astype(int)
+    scores = np.asarray(scores, dtype=np.float64)
+    flagged = scores >= threshold
+    n_pos, n_neg = int(labels.sum()), int(labels.size - labels.sum())
+    out: dict[str, Any] = {"threshold": float(threshold), "n_positive": n_pos, "n_negative": n_neg}
+    out["auroc"] = auroc(labels, scores)
+    out["auroc_interval"] = bootstrap_auroc(labels, scores, seed, confidence=confidence)
+    for name, mask, n in (
+        ("recall", labels == 1, n_pos),
+        ("false_positive_rate", labels == 0, n_neg),
+    ):
+        if n:
+            est = estimate_rate(int(flagged[mask].sum()), n, confidence)
+            out[name], out[f"{name}_interval"] = est.rate, (est.lower, est.upper)
+        else:
+            out[name], out[f"{name}_interval"] = math.nan, (math.nan, math.nan)
+    return out
+
+
+# how far below its validation target the recall on an external set may fall before
+# highstakes warns: a threshold chosen on validation that loses more on text written
+# apart from the training data is not doing its job there
+RECALL_WARNING_GAP = 0.05
+
+
+def external_recall_warning(recall: float, target_recall: float | None) -> str | None:
+    """A warning when `recall` on an external set, at a threshold chosen to give
+    `target_recall` on validation, falls more than `RECALL_WARNING_GAP` below it."""
+    if target_recall is None or not recall < target_recall - RECALL_WARNING_GAP:
+        return None
+    return (
+        f"recall on the external set is {recall:.1%} at the saved threshold, more than "
+        f"{RECALL_WARNING_GAP:.0%} below the {target_recall:.0%} it was chosen to give on "
+        "validation"
+    )

@@ -114,7 +114,7 @@ def write_report(
 # ---- the sections each command puts in its report ----------------------------------------
 
 
-def detection_section(curves: Sequence[Any]) -> Section:
+def detection_section(curves: Sequence[Any], data: str = "") -> Section:
     from highstakes.evaluation.plots import plot_detection
 
     rows = [
@@ -127,7 +127,8 @@ def detection_section(curves: Sequence[Any]) -> Section:
         }
         for c in curves
     ]
-    return Section("ROC and precision-recall", "", rows, plot_detection(curves))
+    title = "ROC and precision-recall" + (f": {data}" if data else "")
+    return Section(title, "", rows, plot_detection(curves))
 
 
 def tradeoff_section(summary: Mapping[str, Any], curve: Any, epsilon: float) -> Section:

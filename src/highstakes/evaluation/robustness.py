@@ -35,6 +35,7 @@ class ClassifierVersion:
     name: str
     score: Callable[[Sequence[Snippet]], np.ndarray]  # P(positive) per snippet
     threshold: float
+    target_recall: float | None = None  # the validation recall its threshold was chosen for
 
 
 @dataclass(frozen=True)

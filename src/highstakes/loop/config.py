@@ -58,6 +58,9 @@ class StudioConfig:
 class LoopConfig:
     project: str = "runs/loop"
     data: str = "demo"
+    # a labeled set written apart from `data` ("external" for the shipped injury set, a
+    # file, or none): every version is also measured on it, never trained or tuned on it
+    external: str | None = None
     rounds: int = 2  # adversarial rounds after the baseline
     seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)

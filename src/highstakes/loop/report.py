@@ -31,17 +31,53 @@ def warning_for(labeler: str) -> str | None:
 
 
 def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {
+    out = []
+    for r in rounds:
+        ev, ext = r["evaluation"], r["evaluation"].get("external")
+        entry = {
             "round": r["round"],
-            "auroc": r["evaluation"]["auroc"],
-            "recall": r["evaluation"]["recall"],
+            "auroc": ev["auroc"],
+            "recall": ev["recall"],
+            "false_positive_rate": ev["false_positive_rate"],
+            "threshold": ev["threshold"],
             "attack_success_rate": r["attack"]["success_rate"],
             "queries_per_success": r["attack"]["queries_per_success"],
             "heldout_attack_success_rate": r["heldout_attack"]["success_rate"],
         }
+        if ext:
+            entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
+        out.append(entry)
+    return out
+
+
+def external_warnings(rounds: list[dict[str, Any]]) -> list[str]:
+    """The rounds whose saved threshold misses its recall on the external set."""
+    return [
+        f"v{r['round']}: {r['evaluation']['external']['warning']}"
         for r in rounds
+        if r["evaluation"].get("external", {}).get("warning")
     ]
+
+
+def learning_curves(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per epoch of every version's training: the curve behind each model."""
+    rows = []
+    for r in rounds:
+        training = r.get("training") or {}
+        for h in training.get("history", []):
+            rows.append(
+                {
+                    "version": f"v{r['round']}",
+                    "epoch": h["epoch"],
+                    "kept": "best" if h["epoch"] == training.get("best_epoch") else "",
+                    "train loss": f"{h['train_loss']:.4f}",
+                    "valid AUROC": f"{h['valid_auroc']:.4f}",
+                    "valid recall": f"{h['valid_recall']:.3f}",
+                    "valid FPR": f"{h['valid_false_positive_rate']:.3f}",
+                    "seconds": f"{h['seconds']:.0f}",
+                }
+            )
+    return rows
 
 
 def cross_round(config: LoopConfig, loop: Any) -> Any:
@@ -71,8 +107,20 @@ def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[s
     write_atomic(root / "details.json", json.dumps(to_jsonable(details), indent=2) + "\n")
     warning = warning_for(config.label.labeler) or ""
     rows = [_row(r) for r in rounds]
+    note = f"Labeler: {config.label.labeler}. {warning}"
+    if config.external:
+        note += (
+            f" External set: {config.external}, written apart from the training data and "
+            "never trained or tuned on. " + " ".join(external_warnings(rounds))
+        )
     sections = [
-        Section("rounds", f"Labeler: {config.label.labeler}. {warning}", rows),
+        Section("rounds", note, rows),
+        Section(
+            "learning curves",
+            "Per epoch of each version's training, on the validation split; the kept epoch "
+            "is the one with the best validation AUROC, and its threshold is saved.",
+            learning_curves(rounds),
+        ),
         cross_round_section(matrix),
     ]
     html = render_html("highstakes loop report", sections)
@@ -93,11 +141,22 @@ def _fmt_interval(value: float | None, interval: Any) -> str:
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     ev, at, held = r["evaluation"], r["attack"], r["heldout_attack"]
     qps = at["queries_per_success"]
-    return {
+    row = {
         "round": r["round"],
         "AUROC (test)": _fmt_interval(ev["auroc"], ev["auroc_interval"]),
         "recall": _fmt_interval(ev["recall"], ev["recall_interval"]),
         "FPR": _fmt_interval(ev["false_positive_rate"], ev["false_positive_rate_interval"]),
+    }
+    ext = ev.get("external")
+    if ext:
+        row |= {
+            "AUROC (external)": _fmt_interval(ext["auroc"], ext["auroc_interval"]),
+            "recall (external)": _fmt_interval(ext["recall"], ext["recall_interval"]),
+            "FPR (external)": _fmt_interval(
+                ext["false_positive_rate"], ext["false_positive_rate_interval"]
+            ),
+        }
+    return row | {
         "threshold": f"{ev['threshold']:.4g}",
         "attack success": f"{at['succeeded']}/{at['flagged']} "
         + _fmt_interval(at["success_rate"], at["success_rate_interval"]),
@@ -115,12 +174,23 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ev, at, held = r["evaluation"], r["attack"], r["heldout_attack"]
         low, high = ev["auroc_interval"]
         qps = at["queries_per_success"]
+        ext = ev.get("external")
+        external = (
+            {
+                "ext AUROC": f"{ext['auroc']:.3f}",
+                "ext recall": f"{ext['recall']:.3f}",
+                "ext FPR": f"{ext['false_positive_rate']:.3f}",
+            }
+            if ext
+            else {}
+        )
         out.append(
             {
                 "round": r["round"],
                 "AUROC (95% CI)": f"{ev['auroc']:.3f} {low:.2f}-{high:.2f}",
                 "recall": f"{ev['recall']:.3f}",
                 "FPR": f"{ev['false_positive_rate']:.3f}",
+                **external,
                 "attack": f"{at['succeeded']}/{at['flagged']} {_rate(at['success_rate'])}",
                 "q/success": "-" if qps is None else f"{qps:.0f}",
                 "held-out": f"{held['succeeded']}/{held['flagged']} {_rate(held['success_rate'])}",

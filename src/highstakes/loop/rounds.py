@@ -30,6 +30,7 @@ class Loop:
         self.project = Project(config.project)
         self.progress = progress
         self.splits = assign_splits(load_dataset(config.data))
+        self.external = load_dataset(config.external) if config.external else []
         self.by_id = {e.id: e for split in self.splits.values() for e in split}
         self.models: dict[str, Any] = {}
         write_atomic(
@@ -59,6 +60,19 @@ class Loop:
         return out
 
     # ---- one round -----------------------------------------------------------------------
+    def stage(self, r: int, name: str, run: Any) -> dict[str, Any]:
+        """`Project.stage`, announced: a log gets one line per stage run (with its time)."""
+
+        def announced() -> dict[str, Any]:
+            if self.progress:
+                self.progress(f"round {r}: {name}", 0, 1)
+            result: dict[str, Any] = run()
+            if self.progress:
+                self.progress(f"round {r}: {name}", 1, 1)
+            return result
+
+        return self.project.stage(r, name, announced)
+
     def run_round(self, r: int) -> dict[str, Any]:
         cfg, p = self.config, self.project
         rdir = p.round_dir(r)
@@ -73,19 +87,30 @@ class Loop:
                 self.model_dir(r), previous, self.progress,
             )  # fmt: skip
 
-        trained = p.stage(r, "train", train)
-        calibration = p.stage(r, "calibrate", lambda: stages.calibration(trained, cfg.train))
-        evaluation = p.stage(
-            r,
-            "evaluate",
-            lambda: stages.evaluate_version(self.classifier(r), self.splits["test"], cfg.seed),
-        )
-        attacks = p.stage(r, "attack", lambda: self.attack(r))
+        trained = self.stage(r, "train", train)
+        calibration = self.stage(r, "calibrate", lambda: stages.calibration(trained, cfg.train))
+        evaluation = self.stage(r, "evaluate", lambda: self.evaluate(r))
+        attacks = self.stage(r, "attack", lambda: self.attack(r))
         if cfg.studio.enabled and r < cfg.rounds:
-            p.stage(r, "studio", lambda: self.people(r))
-        labels = p.stage(r, "label", lambda: self.label(r, attacks))
-        summary = p.stage(r, "summary", lambda: self.summarize(r, attacks, labels["labels"]))
-        return {"round": r, "calibration": calibration, "evaluation": evaluation, **summary}
+            self.stage(r, "studio", lambda: self.people(r))
+        labels = self.stage(r, "label", lambda: self.label(r, attacks))
+        summary = self.stage(r, "summary", lambda: self.summarize(r, attacks, labels["labels"]))
+        training = {"best_epoch": trained["best_epoch"], "history": trained["history"]}
+        return {
+            "round": r,
+            "training": training,
+            "calibration": calibration,
+            "evaluation": evaluation,
+            **summary,
+        }
+
+    def evaluate(self, r: int) -> dict[str, Any]:
+        """The version on the test split and, when configured, on the external set."""
+        cfg = self.config
+        return stages.evaluate_version(
+            self.classifier(r), self.splits["test"], cfg.seed, self.external,
+            cfg.train.target_recall,
+        )  # fmt: skip
 
     def attack(self, r: int) -> dict[str, Any]:
         """Every attack of the round, against this round's version: the training attack on

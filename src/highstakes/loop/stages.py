@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
-from highstakes.evaluation.metrics import auroc
-from highstakes.evaluation.reliability import clopper_pearson, estimate_rate
+from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
+from highstakes.evaluation.reliability import clopper_pearson
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_line, read_lines, write_atomic
 from highstakes.models.classifier import Classifier
@@ -75,39 +75,30 @@ def calibration(trained: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
     }
 
 
-def bootstrap_auroc(
-    labels: np.ndarray, scores: np.ndarray, seed: int, n: int = 1000
-) -> tuple[float, float]:
-    """95% percentile-bootstrap interval, resampling positives and negatives separately."""
-    rng = np.random.default_rng(seed)
-    pos, neg = scores[labels == 1], scores[labels == 0]
-    values = []
-    for _ in range(n):
-        p = rng.choice(pos, pos.size)
-        q = rng.choice(neg, neg.size)
-        values.append(auroc(np.r_[np.ones(p.size), np.zeros(q.size)], np.r_[p, q]))
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
+def evaluate_version(
+    clf: Classifier,
+    test: Sequence[Example],
+    seed: int,
+    external: Sequence[Example] = (),
+    target_recall: float | None = None,
+) -> dict[str, Any]:
+    """Held-out figures at the saved threshold: on the in-distribution test split (top
+    level, as before) and, when given, on an external set written apart from the training
+    data, with a warning when its recall falls more than 5 points below `target_recall`."""
+    out = _held_out(clf, test, seed)
+    if external:
+        ext = _held_out(clf, external, seed)
+        warning = external_recall_warning(ext["recall"], target_recall)
+        if warning:
+            ext["warning"] = warning
+        out["external"] = ext
+    return out
 
 
-def evaluate_version(clf: Classifier, test: Sequence[Example], seed: int) -> dict[str, Any]:
-    kept = [e for e in test if e.label is not Label.UNSURE]
+def _held_out(clf: Classifier, examples: Sequence[Example], seed: int) -> dict[str, Any]:
+    kept = [e for e in examples if e.label is not Label.UNSURE]
     labels = np.array([int(e.label is Label.YES) for e in kept])
-    scores = clf.score([e.snippet for e in kept])
-    flagged = scores >= clf.threshold
-    recall = estimate_rate(int(flagged[labels == 1].sum()), int((labels == 1).sum()))
-    false_alarms = estimate_rate(int(flagged[labels == 0].sum()), int((labels == 0).sum()))
-    return {
-        "auroc": auroc(labels, scores),
-        "auroc_interval": bootstrap_auroc(labels, scores, seed),
-        "recall": recall.rate,
-        "recall_interval": (recall.lower, recall.upper),
-        "false_positive_rate": false_alarms.rate,
-        "false_positive_rate_interval": (false_alarms.lower, false_alarms.upper),
-        "threshold": clf.threshold,
-        "n_positive": recall.n_trials,
-        "n_negative": false_alarms.n_trials,
-    }
+    return held_out_metrics(labels, clf.score([e.snippet for e in kept]), clf.threshold, seed=seed)
 
 
 def build_attack(spec: AttackConfig, clf: Classifier, models: dict[str, Any]) -> Any:
