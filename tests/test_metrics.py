@@ -62,3 +62,22 @@ def test_bootstrap_auroc_matches_a_direct_resample() -> None:
         for a, b in zip(p, q, strict=True)
     ]
     assert (low, high) == pytest.approx(tuple(np.percentile(direct, [2.5, 97.5])))
+
+
+def test_threshold_with_confidence_needs_a_lower_bound_at_the_target() -> None:
+    from scipy.stats import beta
+
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(108), np.zeros(50)].astype(int)
+    scores = rng.random(158)
+    positives = np.sort(scores[labels == 1])[::-1]
+    point = threshold_for_recall(labels, scores, 0.95)
+    bounded = threshold_for_recall(labels, scores, 0.95, confidence=0.9)
+    flagged = int((positives >= bounded).sum())
+    # the exact lower bound at 90%: the 10% quantile of Beta(k, n - k + 1)
+    assert beta.ppf(0.1, flagged, 108 - flagged + 1) >= 0.95
+    assert beta.ppf(0.1, flagged - 1, 108 - flagged + 2) < 0.95  # one fewer would not do
+    assert bounded < point and flagged > math.ceil(0.95 * 108)
+    # too few positives to show 99% at all: every positive is flagged
+    few = np.array([1, 1, 1, 0])
+    assert threshold_for_recall(few, np.array([0.9, 0.5, 0.2, 0.1]), 0.99, 0.9) == 0.2

@@ -181,3 +181,18 @@ def test_attack_refuses_an_unknown_recipe(tiny_model_dir: Path, tmp_path: Path) 
         ],
     )
     assert result.exit_code == 2 and "unknown recipe 'magic'" in result.output
+
+
+def test_progress_in_a_log_is_one_line_per_phase() -> None:
+    from highstakes.cli.progress import console, progress_bar
+
+    assert not console.is_terminal  # pytest captures the output, like a log file
+    with console.capture() as captured, progress_bar() as update:
+        for done in range(1, 6):
+            update("epoch 1/2", done, 5)
+        update("epoch 1/2: train loss 0.5", 1, 1)
+        update("round 0: train", 0, 1)
+    lines = captured.get().splitlines()
+    assert len(lines) == 2  # the unfinished stage says nothing yet
+    assert lines[0].split(" ", 1)[1] == "epoch 1/2 5/5"  # after the time of day; under 0.5 s
+    assert lines[1].endswith("epoch 1/2: train loss 0.5")

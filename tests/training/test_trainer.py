@@ -143,3 +143,41 @@ def test_cosine_schedule_and_one_progress_line_per_epoch(
     train(cfg, train_set, valid_set, tmp_path / "run", progress=lambda p, d, t: phases.append(p))
     lines = [p for p in phases if "valid AUROC" in p]
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2: train loss")
+
+
+def test_weight_average_follows_the_weights_and_swaps_in_and_out() -> None:
+    from highstakes.training.averaging import WeightAverage
+
+    model = torch.nn.Linear(3, 2)
+    start = model.weight.detach().clone()
+    average = WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        model.weight.add_(4.0)
+    average.update(model)
+    expected = start + 0.25 * 4.0  # one step a quarter of the way towards the new weights
+    assert torch.allclose(average.state_dict()["weight"], expected)
+    with average.applied(model):
+        assert torch.allclose(model.weight, expected)
+    assert torch.allclose(model.weight, start + 4.0)
+    with pytest.raises(ValueError, match="weight_average"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_weight_average_is_saved_and_resumes_exactly(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    cfg = _config(tiny_model_dir, weight_average=0.9)
+    whole = train(cfg, train_set, valid_set, tmp_path / "whole")
+    plain = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "plain")
+    assert not torch.equal(_weights(whole.classifier), _weights(plain.classifier))
+
+    def crash_in_epoch_two(phase: str, done: int, total: int) -> None:
+        if phase.startswith("epoch 2") and done == 1:
+            raise KeyboardInterrupt
+
+    # killed in the second epoch, then resumed: the averaged weights come back with it
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, train_set, valid_set, tmp_path / "split", progress=crash_in_epoch_two)
+    resumed = train(cfg, train_set, valid_set, tmp_path / "split", resume=True)
+    assert torch.equal(_weights(resumed.classifier), _weights(whole.classifier))

@@ -46,6 +46,8 @@ def main(
         warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        # libraries' own tqdm bars (transformers' GGUF loading draws one): ours are rich's
+        os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 if __name__ == "__main__":  # `python -m highstakes.cli.main`, e.g. under `accelerate launch`

@@ -3,6 +3,7 @@ terminal, one plain line per phase in a log."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    console.width = 160  # a log is read in an editor: let tables keep their columns
 UpdateFn = Callable[[str, int, int], None]
 
 
@@ -62,6 +65,7 @@ def _line_per_phase() -> UpdateFn:
             stamp = time.strftime("%H:%M:%S")
             took = now - started[phase]
             count = "" if total <= 1 else f" {done}/{total}"
-            console.print(f"{stamp} {phase}{count} ({took:.0f} s)", highlight=False, soft_wrap=True)
+            duration = f" ({took:.0f} s)" if took >= 0.5 else ""  # not for one-off notes
+            console.print(f"{stamp} {phase}{count}{duration}", highlight=False, soft_wrap=True)
 
     return update

@@ -86,6 +86,13 @@ def train_command(
     target_recall: float = typer.Option(
         0.95, min=0.01, max=1.0, help="The saved threshold flags this share of valid positives."
     ),
+    recall_confidence: float = typer.Option(
+        None,
+        min=0.5,
+        max=0.999,
+        help="Choose the threshold so that the exact lower confidence bound on validation "
+        "recall, at this confidence, reaches --target-recall (default: the point estimate).",
+    ),
     seed: int = typer.Option(0, help="Seed for data order, dropout and the new head."),
     device: str = typer.Option(None, help="cpu or cuda; default: cuda when available."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT's last checkpoint."),
@@ -105,6 +112,7 @@ def train_command(
         max_length=max_length,
         sift=sift,
         target_recall=target_recall,
+        recall_confidence=recall_confidence,
         seed=seed,
         device=device,
     )

@@ -32,14 +32,36 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def threshold_for_recall(labels: np.ndarray, scores: np.ndarray, target_recall: float) -> float:
-    """The highest threshold that flags at least `target_recall` of the positives."""
+def threshold_for_recall(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    target_recall: float,
+    confidence: float | None = None,
+) -> float:
+    """The highest threshold that flags at least `target_recall` of the positives.
+
+    With `confidence`, the highest threshold whose exact one-sided lower confidence bound
+    on recall (Clopper-Pearson, from these positives) is at least `target_recall`: a
+    threshold that still reaches the target on new data of the same kind, not just on
+    the few positives it was chosen on.  When even flagging every positive cannot show
+    that, the threshold flags every positive.
+    """
     if not 0 < target_recall <= 1:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
     positives = np.sort(np.asarray(scores)[np.asarray(labels) == 1])[::-1]
     if positives.size == 0:
         raise ValueError("no positive examples to set a recall threshold on")
     k = math.ceil(target_recall * positives.size)
+    if confidence is not None:
+        from highstakes.evaluation.reliability import upper_bound
+
+        n = positives.size
+        # flagged positives needed so that recall's lower bound (1 - the miss rate's
+        # upper bound) reaches the target
+        k = next(
+            (j for j in range(k, n + 1) if 1 - upper_bound(n - j, n, confidence) >= target_recall),
+            n,
+        )
     return float(positives[k - 1])
 
 

@@ -22,6 +22,9 @@ class RetrainConfig:
     # each adversarial example appears this many times per epoch: a few dozen new examples
     # among a thousand old ones barely move one pass of training otherwise
     adversarial_repeat: int = 1
+    # weight averaging in the warm-start pass (0: off); one short pass would otherwise
+    # stay close to the previous version's weights
+    weight_average: float = 0.0
 
 
 @dataclass

@@ -19,7 +19,7 @@ from highstakes.evaluation.reliability import clopper_pearson
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_line, read_lines, write_atomic
 from highstakes.models.classifier import Classifier
-from highstakes.training.trainer import TrainConfig, train
+from highstakes.training.trainer import TrainConfig, threshold_rule, train
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -51,6 +51,7 @@ def train_version(
             model=str(previous),
             epochs=config.retrain.epochs,
             learning_rate=config.retrain.learning_rate,
+            weight_average=config.retrain.weight_average,
             seed=cfg.seed + round_,
         )
     result = train(cfg, train_examples, valid_examples, out, resume=True, progress=progress)
@@ -69,7 +70,7 @@ def calibration(trained: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
     best = trained["history"][trained["best_epoch"] - 1]
     return {
         "threshold": best["valid_threshold"],
-        "rule": f"flags {cfg.target_recall:.0%} of validation positives",
+        "rule": threshold_rule(cfg),
         "valid_recall": best["valid_recall"],
         "valid_false_positive_rate": best["valid_false_positive_rate"],
     }
