@@ -8,9 +8,11 @@ threshold chosen on validation to flag 95% of the validation positives:
 - `finetuned-cls`: the demo's own classifier (Hugging Face sequence classification: the
   [CLS] token through BERT's pooler), read from --model (the loop's round 0 by default);
 - `finetuned-mean`: the same fine-tuning with a mean-pooled head instead of [CLS]
-  (all-MiniLM-L6-v2 was trained for mean pooling), epochs and learning rate as the demo;
+  (all-MiniLM-L6-v2 was trained for mean pooling): the demo's epochs, learning rate,
+  schedule, weight averaging and early stopping;
 - `frozen-mean-logreg`: logistic regression on frozen, mean-pooled MiniLM embeddings
-  (C chosen on validation AUROC), the reference the classifier issue started from;
+  (C chosen on validation AUROC), the reference the classifier issue started from; it
+  reads the pair, or the pair and the completion alone (`--logreg-features`);
 - `ensemble`: the mean of `finetuned-cls` and `frozen-mean-logreg` probabilities.
 For each: AUROC, recall and false-positive rate on validation, the in-distribution test
 split and the external set, with intervals (the shared `held_out_metrics`).
@@ -23,6 +25,7 @@ import json
 import math
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ from highstakes.evaluation.metrics import auroc, held_out_metrics, threshold_for
 from highstakes.loop.config import demo_config
 from highstakes.models.classifier import Classifier
 from highstakes.models.embedded import minilm_folder
+from highstakes.training.averaging import WeightAverage
 from highstakes.training.trainer import class_weights, labeled, length_grouped
 
 SETS = ("valid", "test", "external")
@@ -73,19 +77,31 @@ def encode(tokenizer: Any, snippets: list[Any], max_length: int) -> Any:
 
 
 @torch.inference_mode()
-def mean_embeddings(encoder: Any, tokenizer: Any, snippets: list[Any], max_length: int) -> Any:
+def mean_embeddings(
+    encoder: Any, tokenizer: Any, snippets: list[Any], max_length: int, features: str
+) -> Any:
+    """Normalized mean-pooled embeddings: of the (prompt, completion) pair (`pair`), or
+    of the pair and of the completion alone side by side (`pair+completion`), so that
+    the one sentence being judged is not diluted by the three before it."""
     out = []
     for i in range(0, len(snippets), 64):
-        batch = encode(tokenizer, snippets[i : i + 64], max_length)
-        hidden = encoder(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        out.append(F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy())
+        chunk = snippets[i : i + 64]
+        parts = [encode(tokenizer, chunk, max_length)]
+        if features == "pair+completion":
+            parts.append(tokenizer([s.completion for s in chunk], padding=True,
+                                   return_tensors="pt"))  # fmt: skip
+        vectors = []
+        for batch in parts:
+            hidden = encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            vectors.append(F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
+        out.append(torch.cat(vectors, dim=-1).numpy())
     return np.concatenate(out)
 
 
 def finetune_mean(data: dict[str, Any], seed: int = 0) -> tuple[dict[str, Any], list[dict]]:
-    """The demo's baseline training (epochs, learning rate, schedule, early stopping on
-    validation AUROC, bf16 autocast), with a mean-pooled head."""
+    """The demo's baseline training (epochs, learning rate, schedule, weight averaging,
+    early stopping on validation AUROC, bf16 autocast), with a mean-pooled head."""
     cfg = demo_config().train
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -105,6 +121,7 @@ def finetune_mean(data: dict[str, Any], seed: int = 0) -> tuple[dict[str, Any], 
         n_steps,
     )
     weights = class_weights(labels)
+    average = WeightAverage(model, cfg.weight_average) if cfg.weight_average else None
 
     @torch.inference_mode()
     def score(items: list[Any]) -> np.ndarray:
@@ -131,7 +148,10 @@ def finetune_mean(data: dict[str, Any], seed: int = 0) -> tuple[dict[str, Any], 
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
-        scores = {name: score(data[name][0]) for name in SETS}
+            if average is not None:
+                average.update(model)
+        with average.applied(model) if average else nullcontext():
+            scores = {name: score(data[name][0]) for name in SETS}
         valid_auroc = auroc(data["valid"][1], scores["valid"])
         history.append({"epoch": epoch + 1, "valid_auroc": valid_auroc})
         print(f"  mean-pooled epoch {epoch + 1}: valid AUROC {valid_auroc:.4f}", flush=True)
@@ -149,6 +169,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="JSON result file")
     parser.add_argument("--model", type=Path, default=Path("runs/demo/round-0/model"))
     parser.add_argument("--skip-mean-pool", action="store_true", help="skip the slow fine-tune")
+    parser.add_argument(
+        "--logreg-features",
+        choices=["pair", "pair+completion"],
+        default="pair+completion",
+        help="what the frozen-embedding logistic regression reads",
+    )
     args = parser.parse_args()
 
     splits = assign_splits(load_demo())
@@ -168,7 +194,9 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
     encoder = AutoModel.from_pretrained(minilm_folder()).eval()
     vectors = {
-        name: mean_embeddings(encoder, tokenizer, data[name][0], cfg.max_length)
+        name: mean_embeddings(
+            encoder, tokenizer, data[name][0], cfg.max_length, args.logreg_features
+        )
         for name in ("train", *SETS)
     }
     fits = []
@@ -192,7 +220,11 @@ def main() -> None:
         candidates["finetuned-mean"], histories["finetuned-mean"] = finetune_mean(data)
         seconds["finetuned-mean"] = time.perf_counter() - t0
 
-    result: dict[str, Any] = {"logreg_C": best_c, "candidates": {}}
+    result: dict[str, Any] = {
+        "logreg_C": best_c,
+        "logreg_features": args.logreg_features,
+        "candidates": {},
+    }
     for name, scores in candidates.items():
         threshold = threshold_for_recall(data["valid"][1], scores["valid"], 0.95)
         figures = {s: held_out_metrics(data[s][1], scores[s], threshold) for s in SETS}

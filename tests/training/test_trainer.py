@@ -8,7 +8,13 @@ import torch
 from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.models.classifier import Classifier
-from highstakes.training.trainer import TrainConfig, class_weights, labeled, train
+from highstakes.training.trainer import (
+    TrainConfig,
+    TrainResult,
+    class_weights,
+    labeled,
+    train,
+)
 
 
 def _config(model_dir: Path, **overrides: object) -> TrainConfig:
@@ -56,20 +62,27 @@ def test_training_is_reproducible(
     assert a.history[-1]["train_loss"] == b.history[-1]["train_loss"]
 
 
+def _crash_in_epoch_two_and_resume(
+    cfg: TrainConfig, train_set: list[Example], valid_set: list[Example], out: Path
+) -> TrainResult:
+    """Train until the second batch of epoch 2, as if killed there, then resume."""
+
+    def crash(phase: str, done: int, total: int) -> None:
+        if phase.startswith("epoch 2") and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, train_set, valid_set, out, progress=crash)
+    return train(cfg, train_set, valid_set, out, resume=True)
+
+
 def test_resume_after_a_crash_matches_an_uninterrupted_run(
     tiny_model_dir: Path, examples: list[Example], tmp_path: Path
 ) -> None:
     train_set, valid_set = _splits(examples)
     cfg = _config(tiny_model_dir, epochs=3)
     whole = train(cfg, train_set, valid_set, tmp_path / "whole")
-
-    def crash_in_epoch_two(phase: str, done: int, total: int) -> None:
-        if phase.startswith("epoch 2") and done == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, train_set, valid_set, tmp_path / "resumed", progress=crash_in_epoch_two)
-    resumed = train(cfg, train_set, valid_set, tmp_path / "resumed", resume=True)
+    resumed = _crash_in_epoch_two_and_resume(cfg, train_set, valid_set, tmp_path / "resumed")
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in whole.history]
     assert torch.equal(_weights(whole.classifier), _weights(resumed.classifier))
 
@@ -171,13 +184,6 @@ def test_weight_average_is_saved_and_resumes_exactly(
     whole = train(cfg, train_set, valid_set, tmp_path / "whole")
     plain = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "plain")
     assert not torch.equal(_weights(whole.classifier), _weights(plain.classifier))
-
-    def crash_in_epoch_two(phase: str, done: int, total: int) -> None:
-        if phase.startswith("epoch 2") and done == 1:
-            raise KeyboardInterrupt
-
     # killed in the second epoch, then resumed: the averaged weights come back with it
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, train_set, valid_set, tmp_path / "split", progress=crash_in_epoch_two)
-    resumed = train(cfg, train_set, valid_set, tmp_path / "split", resume=True)
+    resumed = _crash_in_epoch_two_and_resume(cfg, train_set, valid_set, tmp_path / "split")
     assert torch.equal(_weights(resumed.classifier), _weights(whole.classifier))

@@ -48,7 +48,6 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     # learning-rate decay after warmup, over `epochs`: "linear", "cosine" or "constant"
-    # (any name transformers.get_scheduler knows, with warmup)
     schedule: str = "linear"
     # decay of an exponential moving average of the weights, evaluated and saved instead of
     # the raw weights (0: off).  0.99 averages over about the last 100 steps.
