@@ -299,9 +299,7 @@ def train(
         )  # fmt: skip
         # every process evaluates (cheap, and keeps them in step); only the main one writes
         with average.applied(clf.model) if average else nullcontext():
-            metrics = evaluate(
-                clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence
-            )
+            metrics = evaluate(clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence)
             better = metrics["auroc"] > state["best_auroc"]
             if better and main:
                 clf.threshold = metrics["threshold"]
