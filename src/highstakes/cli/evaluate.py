@@ -87,7 +87,9 @@ def _load_versions(folders: list[Path]) -> list[Any]:
     versions, names = [], set()
     for folder in folders:
         clf = Classifier.from_pretrained(folder)
-        name = str(clf.metadata.get("version") or folder.name)
+        # a loop's versions live in round-N/model: name them by their round
+        plain = folder.parent.name if folder.name == "model" else folder.name
+        name = str(clf.metadata.get("version") or plain)
         while name in names:  # two folders called "classifier" from different runs
             name += "'"
         names.add(name)
