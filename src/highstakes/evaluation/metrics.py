@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 
@@ -89,20 +90,12 @@ def bootstrap_auroc(
     # computed from ranks so that 1,000 resamples cost milliseconds
     p = rng.choice(pos, (n, pos.size))
     q = rng.choice(neg, (n, neg.size))
-    both = np.concatenate([p, q], axis=1)
-    ranks = _row_ranks(both)
+    ranks = rankdata(np.concatenate([p, q], axis=1), axis=1)  # (n, P + N), ties averaged
     u = ranks[:, : pos.size].sum(axis=1) - pos.size * (pos.size + 1) / 2
     values = u / (pos.size * neg.size)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
-
-
-def _row_ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties shared) along each row."""
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(x, axis=1))
 
 
 def held_out_metrics(
