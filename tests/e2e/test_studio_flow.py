@@ -1,6 +1,7 @@
 """One real session in the studio: an attacker rewrites a snippet with the substitution
 menu and submits it, a labeler labels it, a rater rates a pair, and the admin's dashboard
-counts all three.  The rewrite page's screenshot is the one in the README."""
+counts all three; a user locked out by wrong passwords is unlocked from the dashboard.  The
+rewrite page's screenshot is the one in the README."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 
 from highstakes.store import work
@@ -27,6 +29,14 @@ def _page(browser: Any, url: str, username: str) -> Any:
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
     return page
+
+
+def _wrong_password(url: str, username: str) -> int:
+    with httpx.Client(base_url=url) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token
+        form = {"username": username, "password": "not the password", "csrf_token": token[1]}
+        return client.post("/login", data=form).status_code
 
 
 def test_attack_label_rate_dashboard(browser: Any, studio_model: Path, tmp_path: Path) -> None:
@@ -93,6 +103,14 @@ def test_attack_label_rate_dashboard(browser: Any, studio_model: Path, tmp_path:
         expect(labeler.locator("#label-completion")).to_have_text(rewritten)
         labeler.click("button[data-label=yes]")
         expect(labeler.locator("#label-empty")).to_be_visible()
+
+        # five wrong passwords lock the rater out; the admin unlocks them on the dashboard
+        assert [_wrong_password(server.url, "rater") for _ in range(6)] == [401] * 5 + [429]
+        admin.reload()
+        locked = admin.locator("#lockouts tr[data-username='rater']")
+        expect(locked).to_have_count(1)
+        locked.locator("button").click()
+        expect(locked).to_have_count(0)
 
         rater = _page(browser, server.url, "rater")
         expect(rater.locator("#rate-a")).not_to_be_empty()

@@ -22,6 +22,8 @@ ENDPOINTS = [
     ("GET", "/api/admin/dashboard", None, {"admin"}),
     ("GET", "/api/admin/users", None, {"admin"}),
     ("GET", "/api/admin/export", None, {"admin"}),
+    ("GET", "/api/admin/lockouts", None, {"admin"}),
+    ("POST", "/api/admin/unlock", {"username": "attacker"}, {"admin"}),
     ("POST", "/api/admin/settings", {"labels_per_snippet": 2}, {"admin"}),
     ("POST", "/api/admin/snippets", {**SNIPPET, "source": "generator"}, {"admin"}),
     (

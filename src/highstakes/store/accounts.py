@@ -58,7 +58,10 @@ def list_users(session: Session) -> list[User]:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username, User.active))
+    user = None
+    # a name no account can have is not looked up (and PostgreSQL refuses text with NUL)
+    if USERNAME_RE.fullmatch(username):
+        user = session.scalar(select(User).where(User.username == username, User.active))
     if user is None:
         _hasher.hash(password)  # same work either way: timing does not reveal usernames
         return None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -33,6 +34,8 @@ class Base(DeclarativeBase):
 
 ROLES = ("admin", "attacker", "labeler", "rater")
 LABEL_STATUSES = ("imported", "pending", "agreed", "disputed", "resolved")
+# "throttled": refused before the password was checked
+LOGIN_OUTCOMES = ("success", "failure", "throttled")
 
 
 class User(Base):
@@ -152,6 +155,26 @@ class IdempotentRequest(Base):
     endpoint: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class LoginAttempt(Base):
+    """One try at the login form, kept for the throttle's counts and as an audit trail
+    (rows older than the retention setting are deleted).  Never holds a password."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        # the throttle's two questions: recent failures for a name, and from an address
+        Index("ix_login_attempts_username_time", "username", "attempted_at"),
+        Index("ix_login_attempts_address_time", "client_address", "attempted_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    username: Mapped[str] = mapped_column(String(64))  # as typed, account or not
+    client_address: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # one of LOGIN_OUTCOMES
+    # set on a failure once its user signs in or the admin unlocks them: it stops counting
+    # toward the user's limit, but still counts toward its address's
+    cleared: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Setting(Base):

@@ -18,6 +18,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from highstakes.store.accounts import StoreError
 from highstakes.store.db import make_engine, migrate, session_factory
+from highstakes.store.tables import utc_now
 from highstakes.studio.deps import NotSignedIn
 from highstakes.studio.services.scoring import ScoringService, Tools
 from highstakes.studio.settings import StudioSettings
@@ -100,6 +101,7 @@ def create_app(settings: StudioSettings, tools: Tools | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.lm = None
+    app.state.clock = utc_now  # what the login throttle reads; tests move it forward
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (auth, pages, attack, label, rate, admin):

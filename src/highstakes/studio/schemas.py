@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,6 +136,23 @@ class UserPublic(BaseModel):
     id: int
     username: str
     role: str
+
+
+class LockoutPublic(BaseModel):
+    username: str
+    n_failures: int
+    locked_until: datetime
+    seconds_left: int
+    account_exists: bool
+
+
+class UnlockIn(Strict):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class UnlockPublic(BaseModel):
+    username: str
+    n_cleared: int
 
 
 class SettingsIn(Strict):

@@ -1,11 +1,12 @@
-"""The admin's API: dashboard figures, users, settings, classifier versions, disputed
-labels, new work for the queues, and export of everything."""
+"""The admin's API: dashboard figures, users and their login lockouts, settings,
+classifier versions, disputed labels, new work for the queues, and export of everything."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -16,8 +17,24 @@ from highstakes.store import accounts, stats, work
 from highstakes.store.accounts import StoreError
 from highstakes.studio import schemas
 from highstakes.studio.deps import Admin, SessionDep
+from highstakes.studio.services import login_throttle
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+def lockout_figures(session: SessionDep, request: Request) -> list[dict[str, Any]]:
+    """Usernames over the failed-login limit now, each with when its lock ends."""
+    now = request.app.state.clock()
+    return [
+        {
+            "username": lock.username,
+            "n_failures": lock.n_failures,
+            "locked_until": lock.locked_until,
+            "seconds_left": max(1, math.ceil((lock.locked_until - now).total_seconds())),
+            "account_exists": lock.account_exists,
+        }
+        for lock in login_throttle.lockouts(session, request.app.state.settings, now)
+    ]
 
 
 def dashboard_figures(session: SessionDep, request: Request) -> dict[str, Any]:
@@ -49,6 +66,7 @@ def dashboard_figures(session: SessionDep, request: Request) -> dict[str, Any]:
             }
             for row, labels in work.disputed(session)
         ],
+        "lockouts": lockout_figures(session, request),
     }
 
 
@@ -69,6 +87,29 @@ async def add_user(body: schemas.UserIn, viewer: Admin, session: SessionDep) -> 
     user = accounts.create_user(session, body.username, body.password, body.role)
     session.commit()
     return {"id": user.id, "username": user.username, "role": user.role}
+
+
+@router.get("/lockouts", response_model=list[schemas.LockoutPublic])
+async def lockouts(viewer: Admin, session: SessionDep, request: Request) -> Any:
+    """Usernames locked out by failed logins, and when each lock ends."""
+    return lockout_figures(session, request)
+
+
+@router.post("/unlock", response_model=schemas.UnlockPublic)
+async def unlock(
+    body: schemas.UnlockIn, viewer: Admin, session: SessionDep, request: Request
+) -> Any:
+    """Clear a username's counted failed logins, which ends its lock (a lock on the client
+    address, if any, stays)."""
+    n_cleared = login_throttle.unlock(
+        session,
+        request.app.state.settings,
+        body.username,
+        viewer.user.username,
+        request.app.state.clock(),
+    )
+    session.commit()
+    return {"username": body.username, "n_cleared": n_cleared}
 
 
 @router.post("/settings", status_code=204)

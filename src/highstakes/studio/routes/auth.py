@@ -1,8 +1,10 @@
 """Sign in and out.  The login form is protected by a double-submit CSRF cookie (there is
-no session yet); every later form and API call by the session's own CSRF token."""
+no session yet); every later form and API call by the session's own CSRF token.  Repeated
+failed logins are throttled (services/login_throttle.py)."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
@@ -12,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from highstakes.store import accounts
 from highstakes.studio.deps import SESSION_COOKIE, SessionDep, ViewerDep
+from highstakes.studio.services import login_throttle
 
 router = APIRouter(tags=["auth"])
 LOGIN_CSRF_COOKIE = "hs_login_csrf"
@@ -45,10 +48,21 @@ async def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), csrf_token.encode()):
         return _page(request, "The form expired; please sign in again.", 403)
-    user = accounts.authenticate(session, username, password)
-    if user is None:
-        return _page(request, "Wrong username or password.", 401)
     settings = request.app.state.settings
+    address = request.client.host if request.client else "unknown"
+    now = request.app.state.clock()
+    attempt = login_throttle.sign_in(session, settings, username, password, address, now)
+    user = attempt.user
+    if user is None:
+        session.commit()  # refused attempts are recorded too
+        wait = attempt.retry_after_seconds
+        if wait is None:
+            return _page(request, "Wrong username or password.", 401)
+        response = _page(
+            request, f"Too many failed sign-ins; try again in {math.ceil(wait / 60)} min.", 429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     token, _csrf = accounts.open_session(session, user, timedelta(hours=settings.session_hours))
     session.commit()
     response = RedirectResponse("/", status_code=303)
