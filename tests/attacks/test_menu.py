@@ -34,3 +34,23 @@ def test_menu_refuses_positions_that_do_not_exist(tiny_classifier: Classifier) -
     menu = SubstitutionMenu(tiny_classifier, [EmbeddingNeighbours(tiny_classifier)])
     with pytest.raises(IndexError):
         menu.menu(S, "completion", 99)
+
+
+def test_menu_offers_the_lexicons_other_phrases(tiny_classifier: Classifier) -> None:
+    from highstakes.attacks.lexicon import Group, Lexicon
+    from highstakes.attacks.preserving import LexiconEdits
+
+    phrases = ("bit {obj} on {pos} {part}", "sank its teeth into {obj}, on {pos} {part}")
+    lexicon = Lexicon([Group("bite", "a bite", phrases, ("arm",))])
+    neighbours = [EmbeddingNeighbours(tiny_classifier)]
+    menu = SubstitutionMenu(tiny_classifier, neighbours, edit_sources=[LexiconEdits(lexicon)])
+    # "bit the knight": no pronoun where {obj} stands, so no phrase is offered
+    assert all(i.source != "lexicon" for i in menu.menu(S, "completion", 6))
+    bitten = Snippet(S.prompt, "The dragon bit him on his arm.")
+    items = menu.menu(bitten, "completion", 6)  # "arm"
+    [phrase] = [i for i in items if i.source == "lexicon"]
+    assert phrase.snippet.completion == "The dragon sank its teeth into him, on his arm."
+    assert phrase.score == pytest.approx(
+        float(tiny_classifier.score([phrase.snippet])[0]), abs=2e-3
+    )
+    assert [i.score for i in items] == sorted(i.score for i in items)

@@ -36,26 +36,20 @@ patience = 5
 mode = "warm-start"
 epochs = 1
 adversarial_repeat = 2
+matched_negatives = 1
 
 [attack]
-recipe = "substitution"
+recipe = "typos"
 train_targets = 6
 train_budget = 30
 examples_per_target = 2
 eval_targets = 6
 budget = 40
-options = {{ use_lm_proposals = false, max_fluency_drop = "off", insertions = false }}
 
 [heldout]
-recipe = "substitution"
+recipe = "rewording"
 eval_targets = 4
 budget = 20
-
-[heldout.options]
-use_lm_proposals = false
-max_fluency_drop = "off"
-beam_width = 2
-min_similarity = 0.6
 
 [label]
 labeler = "kept"
@@ -153,15 +147,25 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
         assert (folder / "model" / "highstakes.json").exists()
         assert not (folder / "model" / "checkpoint.pt").exists()
     # rounds 1 and 2 trained on what the earlier rounds' attacks found
-    added = json.loads((project / "round-0" / "summary.done.json").read_text())[
-        "n_adversarial_added"
-    ]
+    summary = json.loads((project / "round-0" / "summary.done.json").read_text())
+    added = summary["n_adversarial_added"] + summary["n_negatives_added"]
+    assert summary["n_negatives_added"] == summary["n_adversarial_added"]  # one matched each
     assert _lines(project / "round-1" / "data-added.jsonl") == added  # each appears once
     trained = json.loads((project / "round-1" / "train.done.json").read_text())["n_train"]
     n_base = len(assign_splits(make_examples(24))["train"])
     assert trained == n_base + 2 * added  # the base train split + each adversarial example twice
+    # every version is attacked from the same evaluation targets, flagged by v0
+    targets = json.loads((project / "eval-targets.json").read_text())
+    for r in range(3):
+        for run, n in (("eval", 6), ("heldout", 4)):
+            ids = [
+                json.loads(x)["target_id"]
+                for x in (project / f"round-{r}" / f"attack-{run}.jsonl").read_text().splitlines()
+            ]
+            assert ids == targets[:n]
     details = json.loads((project / "details.json").read_text())
-    assert len(details["cross_round"]["versions"]) == 3
+    assert set(details["cross_round"]) == {"trained on", "evaluation only"}
+    assert all(len(m["versions"]) == 3 for m in details["cross_round"].values())
     assert "kept" in (project / "report.html").read_text()
     # a rerun of a finished loop redoes nothing
     before = {p: p.stat().st_mtime for p in project.rglob("*.done.json")}

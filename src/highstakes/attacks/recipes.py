@@ -1,5 +1,12 @@
 """Attack recipes: small functions that put parts together.  Each returns an `Attack`
-whose `run(classifier, snippet, threshold, budget)` returns a `SearchResult`."""
+whose `run(classifier, snippet, threshold, budget)` returns a `SearchResult`.
+
+Each recipe declares whether its results keep the attacked snippet's label by
+construction (`PRESERVES_LABEL`): `typos` and `rewording` do (character edits, WordNet
+synonyms of the same sense, injury-lexicon phrases, name swaps, neutral insertions);
+`substitution` (masked-LM and embedding neighbours) and `paraphrase` (a language model's
+rewrite) change meaning, so a person or a judge model must read their results.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ class Attack:
     """Anything with a name that attacks one snippet within a query budget."""
 
     name: str
+    preserves_label: bool = False  # results keep the source's label by construction
 
     def run(
         self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
@@ -41,11 +49,12 @@ class SearchAttack(Attack):
     transformation: Transformation
     constraints: Sequence[Constraint]
     search: SearchMethod
+    preserves_label: bool = False
 
     def run(
         self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
     ) -> SearchResult:
-        counter = QueryCounter(classifier, budget)
+        counter = QueryCounter(classifier, budget, threshold=threshold)
         return self.search.search(
             snippet, self.transformation, self.constraints, BelowThreshold(threshold), counter
         )
@@ -165,7 +174,71 @@ def paraphrase(
     )
 
 
-RECIPES = ("substitution", "paraphrase")
+def typos(
+    classifier: Classifier,
+    *,
+    k_per_word: int = 6,
+    max_typos: int = 4,
+    min_length: int = 4,
+    beam_width: int = 1,
+) -> SearchAttack:
+    """Character edits (swap, drop, double, neighbouring key) in words of `min_length` or
+    more letters, at most one per word and `max_typos` per snippet, in saliency order: a
+    reader still reads the same words, so the label is kept."""
+    from highstakes.attacks.candidates.typos import CharacterEdits
+    from highstakes.attacks.preserving import LabelPreserving, WordEdits
+    from highstakes.attacks.search import BeamSearch
+
+    source = WordEdits(CharacterEdits(min_length), "typo", k_per_word)
+    transformation = LabelPreserving([source], {"typo": max_typos})
+    search = BeamSearch(beam_width)
+    return SearchAttack("typos", transformation, [], search, preserves_label=True)
+
+
+def rewording(
+    classifier: Classifier,
+    *,
+    k_per_word: int = 4,
+    wordnet: bool = True,
+    lexicon: bool = True,
+    names: bool = True,
+    neutral: bool = True,
+    limits: dict[str, int] | None = None,
+) -> SearchAttack:
+    """Rewording that keeps the label: WordNet synonyms of the same sense, other phrases
+    for the same injury from the lexicon, proper nouns swapped, neutral openers and prompt
+    sentences inserted; each kind capped per snippet (`preserving.DEFAULT_LIMITS`)."""
+    from highstakes.attacks.candidates.names import NameSwaps
+    from highstakes.attacks.candidates.neutral import NeutralInsertions
+    from highstakes.attacks.candidates.wordnet import WordNetSynonyms
+    from highstakes.attacks.lexicon import default_lexicon
+    from highstakes.attacks.preserving import (
+        DEFAULT_LIMITS,
+        EditSource,
+        LabelPreserving,
+        LexiconEdits,
+        WordEdits,
+    )
+    from highstakes.attacks.search import BeamSearch
+
+    sources: list[EditSource] = []
+    if lexicon:
+        sources.append(LexiconEdits(default_lexicon(), k_per_word))
+    if wordnet:
+        sources.append(WordEdits(WordNetSynonyms(), "synonym", k_per_word))
+    if names:
+        sources.append(NameSwaps(k_per_word))
+    if neutral:
+        sources.append(NeutralInsertions(k_per_word))
+    if not sources:
+        raise ValueError("rewording needs at least one of wordnet, lexicon, names, neutral")
+    transformation = LabelPreserving(sources, {**DEFAULT_LIMITS, **(limits or {})})
+    return SearchAttack("rewording", transformation, [], BeamSearch(1), preserves_label=True)
+
+
+# whether each recipe's results keep the attacked snippet's label by construction
+PRESERVES_LABEL = {"substitution": False, "paraphrase": False, "typos": True, "rewording": True}
+RECIPES = tuple(PRESERVES_LABEL)
 
 
 def build(
@@ -185,4 +258,22 @@ def build(
 
             paraphraser = LocalParaphraser(lm)
         return paraphrase(paraphraser, encoder, **options)
+    if name == "typos":
+        return typos(classifier, **options)
+    if name == "rewording":
+        return rewording(classifier, **options)
     raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+
+
+def require_label_preserving(recipe: str, labeler: str = "kept") -> None:
+    """Refuse to let `labeler` (which reads nothing) label a recipe that changes meaning."""
+    if recipe not in PRESERVES_LABEL:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    if not PRESERVES_LABEL[recipe]:
+        keeping = ", ".join(r for r, keeps in PRESERVES_LABEL.items() if keeps)
+        raise ValueError(
+            f"the {labeler!r} labeler cannot label results of the {recipe!r} recipe: its edits "
+            "may change the meaning, so someone has to read them.  Use the studio "
+            "(labeler 'studio', people) or an LLM judge ('llm-judge:URL#MODEL') for it, or a "
+            f"recipe that keeps the label by construction ({keeping})"
+        )

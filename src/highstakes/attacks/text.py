@@ -2,8 +2,8 @@
 
 A word is a run of letters/digits (with inner apostrophes) or a single punctuation mark,
 found in the prompt or the completion by character span, so it maps onto any tokenizer
-through offsets.  An edit replaces word i, or inserts a word into gap i (before word i;
-gap n is the end of the text).
+through offsets.  An edit replaces word i (or the `span` words from i, for a phrase), or
+inserts text into gap i (before word i; gap n is the end of the text).
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ class Word:
         return self.text.replace("'", "").replace("’", "").isalpha()
 
 
+def word_list(text: str) -> tuple[str, ...]:
+    """The space-separated words of a literal: compact hand-written word lists."""
+    return tuple(text.split())
+
+
 def words_of(text: str, field: Field = "completion") -> list[Word]:
     return [
         Word(field, i, m.group(), m.start(), m.end()) for i, m in enumerate(WORD_RE.finditer(text))
@@ -50,13 +55,16 @@ class Edit:
     field: Field
     kind: Literal["replace", "insert"]
     index: int  # word index (replace) or gap index (insert)
-    text: str  # the new word
-    original: str = ""  # the replaced word (empty for an insertion)
+    text: str  # the new word (or words)
+    original: str = ""  # the replaced text (empty for an insertion)
+    span: int = 1  # how many words from `index` a replacement covers
+    how: str = ""  # the transformation that made it: "typo", "synonym", "lexicon", ...
 
     def describe(self) -> str:
+        tag = f" [{self.how}]" if self.how else ""
         if self.kind == "replace":
-            return f"{self.original} -> {self.text}"
-        return f"+{self.text}"
+            return f"{self.original} -> {self.text}{tag}"
+        return f"+{self.text}{tag}"
 
 
 def apply_edit(snippet: Snippet, edit: Edit) -> Snippet:
@@ -64,8 +72,8 @@ def apply_edit(snippet: Snippet, edit: Edit) -> Snippet:
     text = getattr(snippet, edit.field)
     words = words_of(text, edit.field)
     if edit.kind == "replace":
-        w = words[edit.index]
-        new = text[: w.start] + edit.text + text[w.end :]
+        first, last = words[edit.index], words[edit.index + edit.span - 1]
+        new = text[: first.start] + edit.text + text[last.end :]
     elif edit.index == len(words):
         new = text.rstrip() + " " + edit.text
     else:

@@ -36,15 +36,20 @@ def propose_all(
 
 
 def current_index(candidate: Candidate, field: Field, original_index: int) -> int | None:
-    """Where word `original_index` of the original now is, or None if it was replaced."""
+    """Where word `original_index` of the original now is, or None if an edit replaced it
+    (so no word is edited twice).  Edits may insert or replace several words at once."""
     index = original_index
     for e in candidate.edits:
         if e.field != field:
             continue
-        if e.kind == "insert" and e.index <= index:
-            index += 1
-        elif e.kind == "replace" and e.index == index:
+        grown = len(words_of(e.text, field))
+        if e.kind == "insert":
+            if e.index <= index:
+                index += grown
+        elif e.index <= index < e.index + e.span:
             return None
+        elif index >= e.index + e.span:
+            index += grown - e.span
     return index
 
 

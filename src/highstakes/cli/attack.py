@@ -15,7 +15,11 @@ from highstakes.cli.progress import console, progress_bar
 
 def attack_command(
     model: Path = typer.Option(..., "--model", help="Trained classifier folder to attack."),
-    recipe: str = typer.Option("substitution", help="substitution or paraphrase."),
+    recipe: str = typer.Option(
+        "typos",
+        help="typos or rewording (keep the label by construction), substitution or paraphrase "
+        "(may change the meaning).",
+    ),
     data: str = typer.Option("demo", "--data", help="'demo' (its test split) or a data file."),
     n: int = typer.Option(20, "--n", min=1, help="How many injurious snippets to attack."),
     out: Path = typer.Option(..., "--out", help="JSONL file for the results (label unsure)."),
@@ -94,10 +98,12 @@ def attack_command(
         write_examples(out, results)
         metrics = attack_metrics(records, lm, encoder)
     Path(str(out) + ".metrics.json").write_text(json.dumps(metrics, indent=2))
-    _print_summary(metrics, out, confirm_with)
+    _print_summary(metrics, out, confirm_with, recipes.PRESERVES_LABEL[recipe])
 
 
-def _print_summary(metrics: dict[str, float | int], out: Path, labeler: str) -> None:
+def _print_summary(
+    metrics: dict[str, float | int], out: Path, labeler: str, preserves_label: bool
+) -> None:
     table = Table(title="attack summary")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -108,4 +114,10 @@ def _print_summary(metrics: dict[str, float | int], out: Path, labeler: str) -> 
     console.print(
         f"results in {out} (label 'unsure'): a {labeler} labeler must confirm each "
         "is still injurious before it is used for training"
+        + (
+            "; this recipe keeps the label by construction, so the loop's 'kept' labeler may "
+            "label its results (audits: docs/audits/)"
+            if preserves_label
+            else "; this recipe may change the meaning: someone has to read each result"
+        )
     )

@@ -33,7 +33,8 @@ def _run(config: Any) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
-    console.print(_matrix_table(paths["details"]))
+    for matrix_table in _matrix_tables(paths["details"]):
+        console.print(matrix_table)
     console.print(f"Labeler of attack results: [bold]{config.label.labeler}[/bold]")
     for warning in [report.warning_for(config.label.labeler), *report.external_warnings(rounds)]:
         if warning:
@@ -44,19 +45,22 @@ def _run(config: Any) -> None:
     )
 
 
-def _matrix_table(details: Path) -> Table:
-    """The cross-round matrix: share of the examples aimed at each version (columns) that
-    each version (rows) still flags."""
+def _matrix_tables(details: Path) -> list[Table]:
+    """The cross-round matrices (evaluation-only examples, then trained-on ones): share of
+    the examples aimed at each version (columns) that each version (rows) still flags."""
     import json
 
-    matrix = json.loads(details.read_text())["cross_round"]
-    table = Table(title="cross-round matrix: share still caught (n aimed)", box=box.SIMPLE)
-    table.add_column("version")
-    for target, n in zip(matrix["targets"], matrix["n_examples"], strict=True):
-        table.add_column(f"aimed at {target} ({n})")
-    for version, row in zip(matrix["versions"], matrix["caught_rate"], strict=True):
-        table.add_row(version, *("-" if x is None else f"{x:.0%}" for x in row))
-    return table
+    tables = []
+    for name, matrix in json.loads(details.read_text())["cross_round"].items():
+        table = Table(title=f"cross-round matrix, {name}: share still caught (n aimed)")
+        table.box = box.SIMPLE
+        table.add_column("version")
+        for target, n in zip(matrix["targets"], matrix["n_examples"], strict=True):
+            table.add_column(f"aimed at {target} ({n})")
+        for version, row in zip(matrix["versions"], matrix["caught_rate"], strict=True):
+            table.add_row(version, *("-" if x is None else f"{x:.0%}" for x in row))
+        tables.append(table)
+    return tables
 
 
 def loop_command(

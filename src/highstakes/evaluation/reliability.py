@@ -5,6 +5,8 @@ A filter accepts a completion when its classifier score is below the threshold; 
 is failures over all generator samples.  Failures are rare (the seed estimates 0.003%
 after filtering, from 2.5% before), so the intervals here are exact (Clopper & Pearson
 1934), never normal approximations, which undercover badly when only a few events are seen.
+Wilson's score interval is here for shares that are not rare, such as the audits' share
+of attack results still injurious.
 """
 
 from __future__ import annotations
@@ -49,6 +51,18 @@ def clopper_pearson(n_events: int, n_trials: int, confidence: float = 0.95) -> t
     lower = 0.0 if k == 0 else float(stats.beta.ppf(tail, k, n - k + 1))
     upper = 1.0 if k == n else float(stats.beta.ppf(1 - tail, k + 1, n - k))
     return lower, upper
+
+
+def wilson(n_events: int, n_trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval for a binomial proportion (Wilson 1927): the proportions
+    whose normal test would not reject at this confidence; close to nominal coverage,
+    and unlike the plain normal interval it stays inside [0, 1]."""
+    k, n = _check_counts(n_events, n_trials)
+    z = float(stats.norm.ppf(1 - (1 - check_confidence(confidence)) / 2))
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
 
 
 def upper_bound(n_events: int, n_trials: int, confidence: float = 0.95) -> float:

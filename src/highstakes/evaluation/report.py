@@ -152,7 +152,7 @@ def tradeoff_section(summary: Mapping[str, Any], curve: Any, epsilon: float) -> 
     )
 
 
-def cross_round_section(matrix: Any) -> Section:
+def cross_round_section(matrix: Any, title: str = "cross-round matrix", lead: str = "") -> Section:
     from highstakes.evaluation.plots import plot_cross_round
 
     rows = []
@@ -167,10 +167,10 @@ def cross_round_section(matrix: Any) -> Section:
             )
         rows.append(row)
     note = (
-        f"Share of confirmed-injurious adversarial examples still flagged, with "
+        f"{lead} Share of confirmed-injurious adversarial examples still flagged, with "
         f"{matrix.confidence:.0%} Clopper-Pearson intervals."
-    )
-    return Section("cross-round matrix", note, rows, plot_cross_round(matrix))
+    ).strip()
+    return Section(title, note, rows, plot_cross_round(matrix))
 
 
 def attack_cost_section(costs: Sequence[Any]) -> Section:

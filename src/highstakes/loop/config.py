@@ -25,11 +25,16 @@ class RetrainConfig:
     # weight averaging in the warm-start pass (0: off); one short pass would otherwise
     # stay close to the previous version's weights
     weight_average: float = 0.0
+    # for each adversarial example from a label-preserving recipe, this many harmless
+    # training snippets get the same number of random edits of the same kinds, labeled
+    # no: otherwise every misspelled snippet the model trains on is injurious, and it
+    # learns that misspelling means injury
+    matched_negatives: int = 0
 
 
 @dataclass
 class AttackConfig:
-    recipe: str = "substitution"
+    recipe: str = "typos"
     train_targets: int = 40  # injurious train snippets attacked each round for new data
     eval_targets: int = 40  # fixed injurious test snippets attacked against every version
     budget: int = 200  # classifier queries per target (the same for every version)
@@ -44,8 +49,9 @@ class AttackConfig:
 
 @dataclass
 class LabelConfig:
-    # "kept" (the attacked snippet's label, kept under the attack's constraints),
-    # "reference:DIR" (a reference classifier), "llm-judge:MODEL" or "studio" (people)
+    # "kept" (the attacked snippet's label: only for recipes that keep it by construction,
+    # typos and rewording), "reference:DIR" (a reference classifier), "llm-judge:URL#MODEL"
+    # or "studio" (people)
     labeler: str = "kept"
 
 
@@ -105,7 +111,24 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
         raise ValueError(f"{where}: rounds must be >= 0")
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
+    check_labeler(config, where)
     return config
+
+
+def check_labeler(config: LoopConfig, where: str = "config") -> None:
+    """`kept` reads nothing, so it may only label recipes that keep the label by
+    construction; refuse the others before any training starts."""
+    from highstakes.attacks.recipes import require_label_preserving
+
+    if config.label.labeler != "kept":
+        return
+    for section, spec in (("attack", config.attack), ("heldout", config.heldout)):
+        if spec is None:
+            continue
+        try:
+            require_label_preserving(spec.recipe, "kept")
+        except ValueError as exc:
+            raise ValueError(f"{where} [{section}]: {exc}") from None
 
 
 def load_config(path: str | Path) -> LoopConfig:

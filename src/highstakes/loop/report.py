@@ -15,11 +15,9 @@ from highstakes.loop.project import write_atomic
 LABELER_WARNING = {
     "kept": (
         "Attack results were labeled by 'kept': each result keeps the label of the snippet "
-        "it was made from, assumed preserved by the attack's constraints.  No person read "
-        "them.  Reading 22 such flips under the labeling guide (two samples, of the LM-guided "
-        "and the embedding-only substitution attacks), we found 8 still injurious, 6 unclear "
-        "and 8 not: success rates are upper bounds, and the adversarial training data holds "
-        "mislabeled examples."
+        "it was made from.  The loop allows it only for recipes whose edits keep the label "
+        "by construction (typos, rewording); how often that holds was measured by reading "
+        "results under the labeling guide (docs/audits/, figures in the README)."
     ),
     "reference": "Attack results were labeled by a reference classifier, not by people.",
     "llm-judge": "Attack results were labeled by a language-model judge, not by people.",
@@ -40,9 +38,13 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "recall": ev["recall"],
             "false_positive_rate": ev["false_positive_rate"],
             "threshold": ev["threshold"],
+            "attack_targets": r["attack"]["targets"],
             "attack_success_rate": r["attack"]["success_rate"],
+            "attack_success_interval": r["attack"]["success_rate_interval"],
             "queries_per_success": r["attack"]["queries_per_success"],
+            "heldout_attack_targets": r["heldout_attack"]["targets"],
             "heldout_attack_success_rate": r["heldout_attack"]["success_rate"],
+            "heldout_attack_success_interval": r["heldout_attack"]["success_rate_interval"],
         }
         if ext:
             entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
@@ -80,18 +82,31 @@ def learning_curves(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def cross_round(config: LoopConfig, loop: Any) -> Any:
+def cross_round(config: LoopConfig, loop: Any) -> dict[str, Any]:
+    """Two matrices: the examples that were trained on (the training attack's) and those
+    that only measure (the evaluation and held-out attacks'), each scored by every
+    version.  Mixing them would credit a version for catching its own training data."""
     from highstakes.evaluation.robustness import ClassifierVersion, cross_round_matrix
 
     versions = []
-    aimed: dict[str, Sequence[Snippet]] = {}
+    trained: dict[str, Sequence[Snippet]] = {}
+    measured: dict[str, Sequence[Snippet]] = {}
     for r in range(config.rounds + 1):
         clf = loop.classifier(r)
         versions.append(ClassifierVersion(loop.version(r), clf.score, clf.threshold))
         path = loop.project.round_dir(r) / "aimed.jsonl"
         examples = read_examples(path) if path.exists() else []
-        aimed[loop.version(r)] = [e.snippet for e in examples if e.label.value == "yes"]
-    return cross_round_matrix(versions, aimed)
+        positive = [e for e in examples if e.label.value == "yes"]
+        trained[loop.version(r)] = [e.snippet for e in positive if _run(e) == "train"]
+        measured[loop.version(r)] = [e.snippet for e in positive if _run(e) != "train"]
+    return {
+        "trained on": cross_round_matrix(versions, trained),
+        "evaluation only": cross_round_matrix(versions, measured),
+    }
+
+
+def _run(example: Any) -> str:
+    return str(example.tags.get("run", "train"))
 
 
 def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[str, Path]:
@@ -102,8 +117,12 @@ def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[s
     root = Path(config.project)
     entries = round_entries(rounds)
     write_atomic(root / "report.json", json.dumps(to_jsonable(entries), indent=2) + "\n")
-    matrix = cross_round(config, loop)
-    details = {"labeler": config.label.labeler, "rounds": rounds, "cross_round": matrix.as_dict()}
+    matrices = cross_round(config, loop)
+    details = {
+        "labeler": config.label.labeler,
+        "rounds": rounds,
+        "cross_round": {name: m.as_dict() for name, m in matrices.items()},
+    }
     write_atomic(root / "details.json", json.dumps(to_jsonable(details), indent=2) + "\n")
     warning = warning_for(config.label.labeler) or ""
     rows = [_row(r) for r in rounds]
@@ -121,7 +140,17 @@ def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[s
             "is the one with the best validation AUROC, and its threshold is saved.",
             learning_curves(rounds),
         ),
-        cross_round_section(matrix),
+        cross_round_section(
+            matrices["evaluation only"],
+            "cross-round matrix: evaluation only",
+            "Results of the evaluation and held-out attacks, never trained on.",
+        ),
+        cross_round_section(
+            matrices["trained on"],
+            "cross-round matrix: trained on",
+            "Results of the training attack: later versions were trained on these, so "
+            "catching them shows memory, not robustness.",
+        ),
     ]
     html = render_html("highstakes loop report", sections)
     write_atomic(root / "report.html", html)
@@ -158,10 +187,10 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         }
     return row | {
         "threshold": f"{ev['threshold']:.4g}",
-        "attack success": f"{at['succeeded']}/{at['flagged']} "
+        "attack success": f"{at['succeeded']}/{at['targets']} "
         + _fmt_interval(at["success_rate"], at["success_rate_interval"]),
         "queries/success": "n/a" if qps is None else f"{qps:.0f}",
-        "held-out success": f"{held['succeeded']}/{held['flagged']} "
+        "held-out success": f"{held['succeeded']}/{held['targets']} "
         + _fmt_interval(held["success_rate"], held["success_rate_interval"]),
         "adversarial added": r["n_adversarial_added"],
     }
@@ -191,9 +220,9 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "recall": f"{ev['recall']:.3f}",
                 "FPR": f"{ev['false_positive_rate']:.3f}",
                 **external,
-                "attack": f"{at['succeeded']}/{at['flagged']} {_rate(at['success_rate'])}",
+                "attack": f"{at['succeeded']}/{at['targets']} {_rate(at['success_rate'])}",
                 "q/success": "-" if qps is None else f"{qps:.0f}",
-                "held-out": f"{held['succeeded']}/{held['flagged']} {_rate(held['success_rate'])}",
+                "held-out": f"{held['succeeded']}/{held['targets']} {_rate(held['success_rate'])}",
             }
         )
     return out

@@ -112,10 +112,32 @@ class Loop:
             cfg.train.target_recall,
         )  # fmt: skip
 
+    def eval_targets(self) -> list[Example]:
+        """The fixed evaluation targets: injurious test snippets that the round-0 version
+        flags, in a fixed pseudo-random order, chosen once and kept in the project so that
+        every version and every recipe is attacked from the same snippets."""
+        cfg = self.config
+        path = self.project.root / "eval-targets.json"
+        if path.exists():
+            return [self.by_id[i] for i in json.loads(path.read_text())]
+        wanted = max(cfg.attack.eval_targets, cfg.heldout.eval_targets if cfg.heldout else 0)
+        ordered = stages.pick_targets(
+            self.splits["test"], len(self.splits["test"]), cfg.seed, "eval"
+        )
+        baseline = self.classifier(0)
+        scores = baseline.score([e.snippet for e in ordered])
+        chosen = [e for e, s in zip(ordered, scores, strict=True) if s >= baseline.threshold]
+        if len(chosen) < wanted:
+            log.warning("only %d injurious test snippets are flagged by v0 (wanted %d)",
+                        len(chosen), wanted)  # fmt: skip
+        chosen = chosen[:wanted]
+        write_atomic(path, json.dumps([e.id for e in chosen]) + "\n")
+        return chosen
+
     def attack(self, r: int) -> dict[str, Any]:
         """Every attack of the round, against this round's version: the training attack on
         train snippets (not in the last round), and the main and held-out recipes on the
-        fixed test targets, which only measure."""
+        fixed evaluation targets, which only measure."""
         cfg, clf, rdir = self.config, self.classifier(r), self.project.round_dir(r)
         runs: list[tuple[str, AttackConfig, list[Example]]] = []
         if r < cfg.rounds:
@@ -123,15 +145,10 @@ class Loop:
                 self.splits["train"], cfg.attack.train_targets, cfg.seed, r
             )
             runs.append(("train", cfg.attack, train_targets))
-        test_targets = stages.pick_targets(
-            self.splits["test"], cfg.attack.eval_targets, cfg.seed, "eval"
-        )
-        runs.append(("eval", cfg.attack, test_targets))
+        fixed = self.eval_targets()
+        runs.append(("eval", cfg.attack, fixed[: cfg.attack.eval_targets]))
         if cfg.heldout is not None:
-            held = stages.pick_targets(
-                self.splits["test"], cfg.heldout.eval_targets, cfg.seed, "eval"
-            )
-            runs.append(("heldout", cfg.heldout, held))
+            runs.append(("heldout", cfg.heldout, fixed[: cfg.heldout.eval_targets]))
         out = {}
         for name, spec, targets in runs:
             attack = stages.build_attack(spec, clf, self.models)
@@ -171,7 +188,8 @@ class Loop:
             for snippet in stages.results_of(rec)
         ]
         labeler = self.config.label.labeler
-        labels = label_found(labeler, r, found, self.by_id, self.config, self.version(r))
+        recipes = sorted(set(attacks["recipes"].values()))
+        labels = label_found(labeler, r, found, self.by_id, self.config, self.version(r), recipes)
         return {"labeler": labeler, "labels": labels, "n": len(labels)}
 
     def summarize(self, r: int, attacks: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
@@ -182,24 +200,41 @@ class Loop:
         )
         recipes = attacks["recipes"]
         records = {name: self.records(attacks, name) for name in ("train", "eval", "heldout")}
-        from_train, from_eval = (
-            stages.adversarial_examples(
-                records[name], labels, self.by_id, recipes.get(name, ""), version, r, labeler
+        found = {
+            name: stages.adversarial_examples(
+                records[name], labels, self.by_id, recipes.get(name, ""), version, r, labeler, name
             )
-            for name in ("train", "eval")
-        )
-        added = list(from_train)
+            for name in ("train", "eval", "heldout")
+        }
+        added = list(found["train"])
+        if self.config.retrain.matched_negatives and found["train"]:
+            added += self.matched_negatives(r, found["train"])
         studio = rdir / "studio.jsonl"
         if studio.exists():  # people's submissions, labeled in the studio
             added += read_examples(studio)
         write_examples(rdir / "adversarial.jsonl", added)
-        write_examples(rdir / "aimed.jsonl", [*from_train, *from_eval])
+        # aimed at this version: trained on (the training attack) and evaluation only
+        write_examples(rdir / "aimed.jsonl", [*found["train"], *found["eval"], *found["heldout"]])
         return {
             "attack": stages.attack_summary(records["eval"], labels),
             "heldout_attack": stages.attack_summary(records["heldout"], labels),
             "n_adversarial_added": sum(e.label is Label.YES for e in added),
             "n_negatives_added": sum(e.label is Label.NO for e in added),
         }
+
+    def matched_negatives(self, r: int, positives: list[Example]) -> list[Example]:
+        """Harmless training snippets edited like the round's adversarial examples."""
+        cfg = self.config
+        attack = stages.build_attack(cfg.attack, self.classifier(r), self.models)
+        if not getattr(attack, "preserves_label", False):
+            raise ValueError(
+                f"[retrain] matched_negatives needs a recipe that keeps the label by "
+                f"construction; {cfg.attack.recipe!r} does not"
+            )
+        return stages.matched_negatives(
+            positives, self.splits["train"], attack.transformation,
+            cfg.retrain.matched_negatives, r, self.version(r), cfg.label.labeler, cfg.seed,
+        )  # fmt: skip
 
     def run(self) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
@@ -226,9 +261,15 @@ def label_found(
     by_id: dict[str, Example],
     config: LoopConfig,
     version: str,
+    recipes: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Labels for the attack results, by the configured labeler."""
-    if labeler == "kept":  # the attacked snippet's own label, assumed kept by the constraints
+    """Labels for the attack results, by the configured labeler (`recipes`: those that
+    made them; `kept` refuses any that may change meaning)."""
+    if labeler == "kept":  # the attacked snippet's own label, kept by the recipe's construction
+        from highstakes.attacks.recipes import require_label_preserving
+
+        for recipe in recipes:
+            require_label_preserving(recipe, labeler)
         return {s.key(): by_id[rec["target_id"]].label.value for rec, s in found}
     snippets = list(dict.fromkeys(s for _, s in found))
     if labeler.startswith("reference:"):

@@ -192,8 +192,10 @@ def adversarial_examples(
     version: str,
     round_: int,
     labeler: str,
+    run: str = "train",
 ) -> list[Example]:
-    """Labeled attack results as examples (unsure ones are left out)."""
+    """Labeled attack results as examples (unsure ones are left out), tagged with the
+    attack run that found them (`train`: trained on; `eval`, `heldout`: measured only)."""
     out = []
     for r, snippet, found in ((rec, s, f) for rec in records for s, f in _pairs(rec)):
         label = Label(labels[snippet.key()])
@@ -215,7 +217,12 @@ def adversarial_examples(
                 ),
                 genre=parent.genre,
                 split="train",
-                tags={"recipe": recipe, "queries": str(r["queries"]), "edits": found["edits"]},
+                tags={
+                    "recipe": recipe,
+                    "run": run,
+                    "queries": str(r["queries"]),
+                    "edits": found["edits"],
+                },
             )
         )
     return out
@@ -227,8 +234,10 @@ def _pairs(record: dict[str, Any]) -> list[tuple[Snippet, dict[str, Any]]]:
 
 
 def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
-    """Success: the attack got the score under the threshold and the labeler says the
-    result is still injurious.  Rates are over the targets the version flagged."""
+    """Success on a fixed set of injurious targets: the version passes the target as it
+    is, or the attack got an edit of it under the threshold and the labeler says the
+    result is still injurious.  Rates are over all targets, so every version is measured
+    on the same ones; `flagged` counts those the version caught before any attack."""
     flagged = [r for r in records if r["flagged"]]
     flips = [r for r in flagged if r["found"]]
     wins = [
@@ -237,11 +246,11 @@ def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) ->
         if labels.get(Snippet(r["found"]["prompt"], r["found"]["completion"]).key()) == "yes"
     ]
     queries = sum(r["queries"] for r in flagged)
-    n, k = len(flagged), len(wins)
+    n, k = len(records), len(wins) + len(records) - len(flagged)
     low, high = clopper_pearson(k, n) if n else (0.0, 1.0)
     return {
-        "targets": len(records),
-        "flagged": n,
+        "targets": n,
+        "flagged": len(flagged),
         "flipped": len(flips),
         "succeeded": k,
         "success_rate": k / n if n else None,
@@ -249,3 +258,54 @@ def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) ->
         "queries": queries,
         "queries_per_success": queries / k if k else None,
     }
+
+
+def matched_negatives(
+    positives: Sequence[Example],
+    pool: Sequence[Example],
+    transformation: Any,
+    per_example: int,
+    round_: int,
+    version: str,
+    labeler: str,
+    seed: int,
+) -> list[Example]:
+    """For each adversarial injurious example, `per_example` harmless snippets from `pool`
+    with as many random edits of the recipe's kinds (`preserving.random_edits`), labeled
+    no: the recipe keeps labels by construction, so these are as harmless as their source."""
+    from highstakes.attacks.preserving import random_edits
+
+    negatives = [e for e in pool if e.label is Label.NO]
+    out: list[Example] = []
+    for positive in (p for p in positives if p.label is Label.YES):
+        steps = max(1, len([x for x in positive.tags.get("edits", "").split("; ") if x]))
+        for j in range(per_example):
+            base = min(negatives, key=lambda e: stable_int(e.id, positive.id, j, seed))
+            found = random_edits(transformation, base.snippet, steps, stable_int(positive.id, j))
+            if not found.edits:
+                continue
+            recipe = positive.tags.get("recipe", "")
+            out.append(
+                Example(
+                    id=f"neg-r{round_}-{found.snippet.key()}",
+                    snippet=found.snippet,
+                    label=Label.NO,
+                    provenance=Provenance(
+                        source=Source.AUTO_ATTACK,
+                        round=round_,
+                        target_version=version,
+                        author=f"auto:{recipe}:random-edits",
+                        labelers=(labeler,),
+                        parent_id=base.id,
+                    ),
+                    genre=base.genre,
+                    split="train",
+                    tags={
+                        "recipe": recipe,
+                        "run": "train",
+                        "kind": "matched-negative",
+                        "edits": "; ".join(e.describe() for e in found.edits),
+                    },
+                )
+            )
+    return out

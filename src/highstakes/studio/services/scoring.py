@@ -38,10 +38,14 @@ class Tools:
 def load_tools(
     path: str, version_id: int | None, name: str, lm: Any | None = None, fast: bool = True
 ) -> Tools:
-    """Load a classifier folder with its menu sources (embedding neighbours, plus the
-    language model's proposals when `lm` is given)."""
+    """Load a classifier folder with its menu sources: embedding neighbours, the language
+    model's proposals when `lm` is given, WordNet synonyms when WordNet is installed, and
+    the injury lexicon's other phrases for the injury a clicked word belongs to."""
     from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
+    from highstakes.attacks.candidates.wordnet import WordNetSynonyms
+    from highstakes.attacks.lexicon import default_lexicon
     from highstakes.attacks.menu import SubstitutionMenu
+    from highstakes.attacks.preserving import LexiconEdits
     from highstakes.models.classifier import Classifier
 
     clf = Classifier.from_pretrained(path)
@@ -50,11 +54,15 @@ def load_tools(
         from highstakes.attacks.candidates.lm import LanguageModelProposals
 
         sources.insert(0, LanguageModelProposals(lm))
+    if WordNetSynonyms.available():
+        sources.insert(0, WordNetSynonyms())
+    edit_sources = [LexiconEdits(default_lexicon(), k=8)]
 
     def score(snippets: Sequence[Snippet]) -> Sequence[float]:
         return [float(p) for p in clf.score(snippets, fast=fast)]
 
-    return Tools(version_id, name, clf.threshold, score, SubstitutionMenu(clf, sources), clf)
+    menu = SubstitutionMenu(clf, sources, edit_sources=edit_sources)
+    return Tools(version_id, name, clf.threshold, score, menu, clf)
 
 
 @dataclass

@@ -1,0 +1,134 @@
+"""Proper nouns swapped for others of the same kind: who is hurt, and where, does not
+decide whether a snippet is injurious, so a name swap keeps the label by construction.
+
+A proper noun is a capitalized word that the snippet uses at least once inside a sentence
+(not only as a sentence's first word; a given name from our lists may), never writes in
+lower case, and that is not a title, a kinship word, a weekday or a month.  Every
+occurrence, in the prompt and the completion, is replaced at once, possessives included,
+so the story stays consistent.
+Given names we know keep their gender (pronouns elsewhere still agree); places (after
+"in", "to", "from", "at" or "near", or before "Street", "Road", ...) become other places;
+any other proper noun becomes a surname.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+
+from highstakes.attacks.text import Edit, Field, word_list, words_of
+from highstakes.data.records import Snippet
+
+FEMALE = word_list(
+    "Alice Anna Beatrice Clara Dana Edith Elena Emma Fatima Grace Hannah Helen Ines "
+    "Iris Jane Julia Kate Laura Leila Lucy Maria Mara Maya Nadia Nina Nora Olivia "
+    "Priya Rosa Ruth Sarah Sofia Tessa Vera Zoe Amara Orla Lena Ruby Anya Lucia Ilse "
+    "Tamsin Maggie Rose"
+)
+MALE = word_list(
+    "Adam Ben Carlos Daniel David Elias Felix George Hamish Henry Hugo Ivan Jack "
+    "James Jonah Karl Leo Liam Lucas Marcus Mateo Noah Omar Oscar Paul Pete Ravi Sam "
+    "Simon Theo Tom Victor Will Yusuf Amos Callum Ewan Finn Otto Tobias Rufus Bram "
+    "Oskar Danny Hank"
+)
+SURNAMES = word_list(
+    "Abbott Baker Brennan Castillo Doyle Ellison Farrow Garner Hadley Ibsen Jarvis "
+    "Kowalski Lindgren Moreau Nakamura Okonkwo Pascoe Quinlan Rahman Sorensen Tate "
+    "Underwood Varga Whitlock Yates Zeller"
+)
+PLACES = word_list(
+    "Aberdeen Bristol Cardiff Denver Dublin Galway Hamburg Lisbon Lyon Madrid Nairobi "
+    "Oslo Perth Porto Quebec Seville Tampere Toledo Utrecht Valencia Winnipeg York"
+)
+NOT_NAMES = frozenset(
+    word_list(
+        "I Mr Mrs Ms Dr Sir Madam Lady Lord Captain Sergeant Doctor Nurse Officer Father "
+        "Mother Dad Mum Mom Mama Papa Aunt Uncle Grandma Grandpa Granny Gran Sister "
+        "Brother Saint God Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
+        "January February March April May June July August September October November "
+        "December Christmas Easter English French German Spanish OK TV"
+    )
+)
+PLACE_BEFORE = frozenset(["in", "to", "from", "at", "near"])
+PLACE_AFTER = frozenset(
+    ["Street", "Road", "Lane", "Avenue", "Square", "Bridge", "River", "Hill", "Park"]
+)
+SENTENCE_END = frozenset(".!?")
+
+
+def _bare(word: str) -> tuple[str, str]:
+    """("Pete", "'s") for "Pete's"; the suffix is empty for a plain word."""
+    m = re.match(r"^([A-Za-z]+)(['’]s)?$", word)
+    return (m.group(1), m.group(2) or "") if m else ("", "")
+
+
+@functools.lru_cache(maxsize=1024)
+def proper_nouns(snippet: Snippet) -> dict[str, str]:
+    """Each proper noun of the snippet and its kind: 'female', 'male', 'place', 'other'."""
+    inside: set[str] = set()
+    lower: set[str] = set()
+    kinds: dict[str, str] = {}
+    for field in ("prompt", "completion"):
+        words = words_of(getattr(snippet, field), field)
+        for i, w in enumerate(words):
+            name, _ = _bare(w.text)
+            if not name:
+                continue
+            if name[0].islower():
+                lower.add(name.lower())
+                continue
+            at_start = i == 0 or words[i - 1].text in SENTENCE_END or words[i - 1].text in "'\"“‘"
+            if not at_start or name in FEMALE or name in MALE:
+                inside.add(name)
+            before = words[i - 1].text.lower() if i > 0 else ""
+            after = words[i + 1].text if i + 1 < len(words) else ""
+            if before in PLACE_BEFORE or after in PLACE_AFTER:
+                kinds.setdefault(name, "place")
+    out = {}
+    for name in sorted(inside):
+        if name in NOT_NAMES or name.lower() in lower or len(name) < 2 or name.isupper():
+            continue
+        kind = "female" if name in FEMALE else "male" if name in MALE else None
+        out[name] = kind or kinds.get(name, "other")
+    return out
+
+
+def replacements(name: str, kind: str, taken: set[str], k: int) -> list[str]:
+    """Up to `k` names of the same kind, not already in the snippet, in an order fixed by
+    the name (so runs repeat)."""
+    pool = {"female": FEMALE, "male": MALE, "place": PLACES}.get(kind, SURNAMES)
+    start = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % len(pool)
+    ordered = pool[start:] + pool[:start]
+    return [n for n in ordered if n != name and n not in taken][:k]
+
+
+def swap_edits(snippet: Snippet, name: str, new: str) -> tuple[Edit, ...]:
+    """Edits that replace every occurrence of `name` (possessives too) with `new`."""
+    edits = []
+    fields: tuple[Field, Field] = ("prompt", "completion")
+    for field in fields:
+        for w in words_of(getattr(snippet, field), field):
+            bare, suffix = _bare(w.text)
+            if bare == name:
+                edits.append(Edit(field, "replace", w.index, new + suffix, w.text, how="name"))
+    return tuple(edits)
+
+
+class NameSwaps:
+    """Edit source: at a proper noun, the snippet with that name swapped everywhere."""
+
+    how = "name"
+
+    def __init__(self, k: int = 3) -> None:
+        self.k = k
+
+    def edits(self, snippet: Snippet, field: Field, index: int) -> list[tuple[Edit, ...]]:
+        bare, _ = _bare(words_of(getattr(snippet, field), field)[index].text)
+        names = proper_nouns(snippet)
+        if bare not in names:
+            return []
+        taken = set(names)
+        return [
+            swap_edits(snippet, bare, new) for new in replacements(bare, names[bare], taken, self.k)
+        ]

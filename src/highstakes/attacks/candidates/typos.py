@@ -1,0 +1,116 @@
+"""Character edits a reader still reads as the same word: two neighbouring letters
+swapped, one letter dropped or doubled, one letter struck on a neighbouring key.
+
+Rules that keep the word recognisable (and so the snippet's label): only alphabetic words
+of at least `min_length` letters are edited; the first letter is never touched (readers
+lean on a word's first letter most; Rayner et al., 2006, "Raeding wrods with jubmled
+lettrs"); a word of `min_length` letters only has letters swapped or doubled, keeping
+all of them; a variant that is itself an English word ("meat" -> "met", "flank" ->
+"flak") is not a misspelling but another word, and is dropped; and a word gets at most
+one edit, which the transformation enforces by never editing a word twice.  The variants
+are deterministic: the same word always yields the same list, so attacks and their
+audits repeat exactly.
+"""
+
+from __future__ import annotations
+
+from highstakes.attacks.candidates.base import EditKind, Proposal
+from highstakes.attacks.text import Field, words_of
+from highstakes.data.records import Snippet
+
+
+def _key_neighbours() -> dict[str, str]:
+    """Letters next to each other on a QWERTY keyboard (same row, and the rows above and
+    below)."""
+    rows = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    out = {}
+    for r, row in enumerate(rows):
+        for c, key in enumerate(row):
+            near = {row[j] for j in (c - 1, c + 1) if 0 <= j < len(row)}
+            for other in (rows[i] for i in (r - 1, r + 1) if 0 <= i < len(rows)):
+                near |= {other[j] for j in (c - 1, c, c + 1) if 0 <= j < len(other)}
+            out[key] = "".join(sorted(near))
+    return out
+
+
+KEY_NEIGHBOURS = _key_neighbours()
+KINDS = ("swap", "drop", "repeat", "key")
+
+
+def _match_case(letter: str, like: str) -> str:
+    return letter.upper() if like.isupper() else letter
+
+
+def is_english(word: str) -> bool:
+    """Whether `word` is an English word form (lemminflect's lexicon, or WordNet when it is
+    installed): such a "typo" would read as another word."""
+    from lemminflect import getAllLemmas
+
+    if getAllLemmas(word.lower()):
+        return True
+    from highstakes.attacks.candidates.wordnet import WordNetMissing, wordnet_reader
+
+    try:
+        reader = wordnet_reader()
+    except (WordNetMissing, ImportError):
+        return False
+    return any(reader.morphy(word.lower(), pos) for pos in "nvar")
+
+
+def typo_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """Every one-edit variant of `word` as (variant, kind), the kinds interleaved so that
+    a prefix of the list mixes them; empty for short or non-alphabetic words."""
+    if len(word) < min_length or not word.isalpha() or not word.isascii():
+        return []
+    by_kind: dict[str, list[str]] = {k: [] for k in KINDS}
+    n = len(word)
+    keep_all_letters = n == min_length
+    for i in range(1, n):
+        if i + 1 < n and word[i].lower() != word[i + 1].lower():
+            by_kind["swap"].append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+        by_kind["repeat"].append(word[: i + 1] + word[i] + word[i + 1 :])
+        if keep_all_letters:
+            continue
+        if word[i].lower() != word[i - 1].lower():  # dropping half of a double letter is no edit
+            by_kind["drop"].append(word[:i] + word[i + 1 :])
+        for key in KEY_NEIGHBOURS.get(word[i].lower(), "")[:2]:
+            by_kind["key"].append(word[:i] + _match_case(key, word[i]) + word[i + 1 :])
+
+    # middle letters first: edits at the word's end read more like another word
+    def off_centre(variant: str) -> float:
+        return abs(_first_difference(word, variant) - n / 2)
+
+    for kind in KINDS:
+        by_kind[kind].sort(key=off_centre)
+    out: list[tuple[str, str]] = []
+    seen = {word.lower()}
+    for rank in range(max(len(v) for v in by_kind.values())):
+        for kind in KINDS:
+            variants = by_kind[kind]
+            if rank < len(variants) and variants[rank].lower() not in seen:
+                seen.add(variants[rank].lower())
+                if not is_english(variants[rank]):
+                    out.append((variants[rank], kind))
+    return out
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+
+
+class CharacterEdits:
+    """A candidate source of misspellings: the first `k` variants of the word."""
+
+    name = "typo"
+
+    def __init__(self, min_length: int = 4) -> None:
+        self.min_length = min_length
+
+    def propose(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind, k: int
+    ) -> list[Proposal]:
+        if kind != "replace":
+            return []
+        word = words_of(getattr(snippet, field), field)[index].text
+        variants = typo_variants(word, self.min_length)[:k]
+        return [Proposal(v, -float(rank), self.name) for rank, (v, _) in enumerate(variants)]
