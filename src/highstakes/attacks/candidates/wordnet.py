@@ -12,9 +12,11 @@ Sense and part of speech, without a tagger: the word's part of speech is read fr
 neighbours (`guess_pos`: after a determiner a noun, after a pronoun or auxiliary a verb,
 ...) and must be one WordNet knows the word as; a word the context does not settle is
 left alone.  The sense is the word's most frequent one in that part of speech (WordNet
-orders senses by their frequency in the SemCor corpus), and a synonym must itself have
-been seen in SemCor in that sense (`Lemma.count() > 0`), which drops the rare and
-archaic names WordNet lists.  Replacements are inflected to the original's form
+orders senses by their frequency in the SemCor corpus), and only a word whose first
+sense dominates its uses is replaced.  A synonym must have been seen in SemCor in that
+sense (`Lemma.count() > 0`), which drops the rare and archaic names WordNet lists, and
+that sense must be its own most frequent one too, so that a reader takes it the same way
+("limped" is not replaced by "hitched", whose first sense is hooking something on).  Replacements are inflected to the original's form
 (tense, number, degree) with lemminflect.
 """
 
@@ -281,6 +283,8 @@ def synonyms(
         head = name.split()[0 if pos == "VERB" else -1].lower()
         if head not in getAllLemmas(head).get(pos, (head,)):  # "terms": already inflected
             continue
+        if reader.synsets(candidate.name(), WN_POS[pos])[:1] != senses[:1]:
+            continue  # read alone, the synonym would mean something else ("limp" -> "hitch")
         form = inflect(name, tag)
         if form and form.lower() != word.lower() and form not in out:
             out.append(form[0].upper() + form[1:] if word[0].isupper() else form)
