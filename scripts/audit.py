@@ -10,6 +10,14 @@ is checked.  Two steps:
         original, the result and the edits; `label` and `reader` are left empty for the
         person (or model) who reads them under the labeling guide.
 
+    python scripts/audit.py attack runs/demo rewording --round 2 --out extra-r2.jsonl
+        when a demo run holds too few results of a recipe (a held-out recipe that rarely
+        succeeds), runs the same recipe, with the loop's settings, against a version of
+        that run on injurious *validation* snippets (never attacked by the loop; trained
+        versions resist attacks on their own training snippets), in the loop's record
+        format; `sample --extra extra.jsonl` then draws from both, and each row says
+        where it came from.
+
     python scripts/audit.py score [docs/audits/*.jsonl]
         recomputes, from the rows as read, the share still injurious (`label` "yes";
         "unsure" and "no" count against the recipe) with a 95% Wilson interval, and says
@@ -23,6 +31,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 from highstakes.evaluation.reliability import wilson
 from highstakes.loop.project import read_lines
@@ -32,13 +41,42 @@ MIN_SHARE = 0.90
 RUNS = ("train", "eval", "heldout")
 
 
-def successes(project: Path, recipe: str) -> list[dict]:
-    """Every result the recipe found under the threshold, across rounds and runs."""
+def _sources(project: Path) -> dict[str, Any]:
+    """Every snippet the run's data and external set hold, by id."""
     from highstakes.data.demo import load_dataset
 
     config = json.loads((project / "config.json").read_text())
-    by_id = {e.id: e for e in load_dataset(config["data"])}
+    names = [n for n in (config["data"], config.get("external")) if n]
+    return {e.id: e.snippet for name in names for e in load_dataset(name)}
+
+
+def _rows(records: list[dict], sources: dict, recipe: str, round_: int, run: str) -> list[dict]:
+    """One row to read per result found (the best and any kept next-best ones)."""
     out = []
+    for record in records:
+        source = sources[record["target_id"]]
+        for found in [record["found"], *record.get("more", [])] if record["found"] else []:
+            out.append(
+                {
+                    "recipe": recipe,
+                    "round": round_,
+                    "run": run,
+                    "target_id": record["target_id"],
+                    "original_prompt": source.prompt,
+                    "original_completion": source.completion,
+                    "prompt": found["prompt"],
+                    "completion": found["completion"],
+                    "edits": found["edits"],
+                    "label": None,
+                    "reader": None,
+                }
+            )
+    return out
+
+
+def successes(project: Path, recipe: str) -> list[dict]:
+    """Every result the recipe found under the threshold, across rounds and runs."""
+    sources, out = _sources(project), []
     for round_dir in sorted(project.glob("round-*")):
         done = round_dir / "attack.done.json"
         if not done.exists():
@@ -46,31 +84,47 @@ def successes(project: Path, recipe: str) -> list[dict]:
         recipes = json.loads(done.read_text())["recipes"]
         for run in RUNS:
             path = round_dir / f"attack-{run}.jsonl"
-            if recipes.get(run) != recipe or not path.exists():
-                continue
-            for record in read_lines(path):
-                for found in [record["found"], *record.get("more", [])] if record["found"] else []:
-                    source = by_id[record["target_id"]].snippet
-                    out.append(
-                        {
-                            "recipe": recipe,
-                            "round": int(round_dir.name.split("-")[1]),
-                            "run": run,
-                            "target_id": record["target_id"],
-                            "original_prompt": source.prompt,
-                            "original_completion": source.completion,
-                            "prompt": found["prompt"],
-                            "completion": found["completion"],
-                            "edits": found["edits"],
-                            "label": None,
-                            "reader": None,
-                        }
-                    )
+            if recipes.get(run) == recipe and path.exists():
+                round_ = int(round_dir.name.split("-")[1])
+                out += _rows(read_lines(path), sources, recipe, round_, run)
     return out
+
+
+def extra_successes(path: Path, recipe: str, project: Path) -> list[dict]:
+    """Results in an `attack` file (run: "audit (<file>)", round from the file name)."""
+    round_ = int(path.stem.rsplit("-r", 1)[1]) if "-r" in path.stem else -1
+    return _rows(read_lines(path), _sources(project), recipe, round_, f"audit ({path.stem})")
+
+
+def attack(args: argparse.Namespace) -> None:
+    """The recipe, with the loop's settings, against round `args.round`'s version, on
+    injurious snippets of a split (one record per target, as the loop writes them)."""
+    from highstakes.data.demo import load_dataset
+    from highstakes.data.splits import assign_splits
+    from highstakes.loop.config import load_config, parse_config
+    from highstakes.loop.stages import build_attack, pick_targets, run_attack
+    from highstakes.models.classifier import Classifier
+
+    project = Path(args.project)
+    values = json.loads((project / "config.json").read_text())
+    config = parse_config(values) if not args.config else load_config(args.config)
+    spec = next(s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe)
+    clf = Classifier.from_pretrained(project / f"round-{args.round}" / "model")
+    if args.split == "external":  # read for the audit only; no version is tuned on it
+        pool = load_dataset(config.external)
+    else:
+        pool = assign_splits(load_dataset(config.data))[args.split]
+    targets = pick_targets(pool, args.n, config.seed, "audit", args.recipe)
+    run_attack(build_attack(spec, clf, {}), clf, targets, spec.budget, Path(args.out), "audit")
+    print(
+        f"{args.recipe} against v{args.round} on {len(targets)} {args.split} snippets -> {args.out}"
+    )
 
 
 def sample(args: argparse.Namespace) -> None:
     found = successes(Path(args.project), args.recipe)
+    for extra in args.extra:
+        found += extra_successes(Path(extra), args.recipe, Path(args.project))
     if len(found) < args.n:
         sys.exit(f"{args.project}: only {len(found)} successful {args.recipe} results")
     rows = random.Random(args.seed).sample(found, args.n)
@@ -122,11 +176,27 @@ def main() -> None:
     s.add_argument("--n", type=int, default=MIN_ROWS)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
+    s.add_argument("--extra", nargs="*", default=[], help="files written by `attack`")
+    a = commands.add_parser("attack", help="more results of a recipe, on training snippets")
+    a.add_argument("project")
+    a.add_argument("recipe")
+    a.add_argument("--round", type=int, required=True)
+    a.add_argument("--n", type=int, default=200)
+    a.add_argument(
+        "--split",
+        default="valid",
+        choices=("train", "valid", "external"),
+        help="never the test split, whose snippets the loop's attacks use",
+    )
+    a.add_argument("--config", help="the loop's TOML (default: the project's config.json)")
+    a.add_argument("--out", required=True)
     c = commands.add_parser("score", help="the share still injurious in read audits")
     c.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
     if args.command == "sample":
         sample(args)
+    elif args.command == "attack":
+        attack(args)
     else:
         paths = args.paths or sorted(Path("docs/audits").glob("*.jsonl"))
         sys.exit(0 if score(paths) else 1)

@@ -21,9 +21,9 @@ from typing import Protocol
 from highstakes.attacks.base import Candidate
 from highstakes.attacks.candidates.base import CandidateSource
 from highstakes.attacks.lexicon import Lexicon
-from highstakes.attacks.saliency import SaliencyMethod, word_saliency
+from highstakes.attacks.saliency import SaliencyMethod
 from highstakes.attacks.text import Edit, Field, apply_edit, words_of
-from highstakes.attacks.transformation import Position, current_index
+from highstakes.attacks.transformation import Position, current_index, salient_positions
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 
@@ -91,13 +91,7 @@ class LabelPreserving:
     fields: tuple[Field, ...] = ("prompt", "completion")
 
     def positions(self, original: Snippet, classifier: Classifier) -> list[Position]:
-        """Alphabetic words, most salient first."""
-        ranked = sorted(word_saliency(classifier, original, self.saliency), key=lambda w: -w.score)
-        return [
-            (w.word.field, w.word.index)
-            for w in ranked
-            if w.word.is_alpha and w.word.field in self.fields
-        ]
+        return salient_positions(original, classifier, self.saliency, self.fields)
 
     def neighbours(self, current: Candidate, position: Position) -> list[Candidate]:
         field_, original_index = position

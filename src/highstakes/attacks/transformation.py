@@ -53,6 +53,16 @@ def current_index(candidate: Candidate, field: Field, original_index: int) -> in
     return index
 
 
+def salient_positions(
+    original: Snippet, classifier: Classifier, saliency: SaliencyMethod, fields: Sequence[Field]
+) -> list[Position]:
+    """The alphabetic words of `fields`, most salient first: where a search edits first."""
+    ranked = sorted(word_saliency(classifier, original, saliency), key=lambda w: -w.score)
+    return [
+        (w.word.field, w.word.index) for w in ranked if w.word.is_alpha and w.word.field in fields
+    ]
+
+
 @dataclass
 class WordSubstitution:
     sources: Sequence[CandidateSource]
@@ -62,13 +72,7 @@ class WordSubstitution:
     fields: tuple[Field, ...] = ("prompt", "completion")
 
     def positions(self, original: Snippet, classifier: Classifier) -> list[Position]:
-        """Alphabetic words, most salient first."""
-        ranked = sorted(word_saliency(classifier, original, self.saliency), key=lambda w: -w.score)
-        return [
-            (w.word.field, w.word.index)
-            for w in ranked
-            if w.word.is_alpha and w.word.field in self.fields
-        ]
+        return salient_positions(original, classifier, self.saliency, self.fields)
 
     def neighbours(self, current: Candidate, position: Position) -> list[Candidate]:
         field, original_index = position

@@ -16,8 +16,9 @@ orders senses by their frequency in the SemCor corpus), and only a word whose fi
 sense dominates its uses is replaced.  A synonym must have been seen in SemCor in that
 sense (`Lemma.count() > 0`), which drops the rare and archaic names WordNet lists, and
 that sense must be its own most frequent one too, so that a reader takes it the same way
-("limped" is not replaced by "hitched", whose first sense is hooking something on).  Replacements are inflected to the original's form
-(tense, number, degree) with lemminflect.
+("limped" is not replaced by "hitched", whose first sense is hooking something on).
+Replacements are inflected to the original's form (tense, number, degree) with
+lemminflect.
 """
 
 from __future__ import annotations
