@@ -202,27 +202,20 @@ def adversarial_examples(
         if label is Label.UNSURE:
             continue
         parent = by_id[r["target_id"]]
+        source = Source.PARAPHRASE if recipe == "paraphrase" else Source.AUTO_ATTACK
+        tags = {"recipe": recipe, "run": run, "queries": str(r["queries"]), "edits": found["edits"]}
         out.append(
-            Example(
-                id=f"adv-r{round_}-{snippet.key()}",
-                snippet=snippet,
-                label=label,
-                provenance=Provenance(
-                    source=Source.PARAPHRASE if recipe == "paraphrase" else Source.AUTO_ATTACK,
-                    round=round_,
-                    target_version=version,
-                    author=f"auto:{recipe}",
-                    labelers=(labeler,),
-                    parent_id=parent.id,
-                ),
-                genre=parent.genre,
-                split="train",
-                tags={
-                    "recipe": recipe,
-                    "run": run,
-                    "queries": str(r["queries"]),
-                    "edits": found["edits"],
-                },
+            _loop_example(
+                f"adv-r{round_}-{snippet.key()}",
+                snippet,
+                label,
+                parent,
+                source,
+                f"auto:{recipe}",
+                round_,
+                version,
+                labeler,
+                tags,
             )
         )
     return out
@@ -285,27 +278,56 @@ def matched_negatives(
             if not found.edits:
                 continue
             recipe = positive.tags.get("recipe", "")
+            tags = {
+                "recipe": recipe,
+                "run": "train",
+                "kind": "matched-negative",
+                "edits": "; ".join(e.describe() for e in found.edits),
+            }
             out.append(
-                Example(
-                    id=f"neg-r{round_}-{found.snippet.key()}",
-                    snippet=found.snippet,
-                    label=Label.NO,
-                    provenance=Provenance(
-                        source=Source.AUTO_ATTACK,
-                        round=round_,
-                        target_version=version,
-                        author=f"auto:{recipe}:random-edits",
-                        labelers=(labeler,),
-                        parent_id=base.id,
-                    ),
-                    genre=base.genre,
-                    split="train",
-                    tags={
-                        "recipe": recipe,
-                        "run": "train",
-                        "kind": "matched-negative",
-                        "edits": "; ".join(e.describe() for e in found.edits),
-                    },
+                _loop_example(
+                    f"neg-r{round_}-{found.snippet.key()}",
+                    found.snippet,
+                    Label.NO,
+                    base,
+                    Source.AUTO_ATTACK,
+                    f"auto:{recipe}:random-edits",
+                    round_,
+                    version,
+                    labeler,
+                    tags,
                 )
             )
     return out
+
+
+def _loop_example(
+    id_: str,
+    snippet: Snippet,
+    label: Label,
+    parent: Example,
+    source: Source,
+    author: str,
+    round_: int,
+    version: str,
+    labeler: str,
+    tags: dict[str, str],
+) -> Example:
+    """A training example the loop made from `parent` in this round."""
+    provenance = Provenance(
+        source=source,
+        round=round_,
+        target_version=version,
+        author=author,
+        labelers=(labeler,),
+        parent_id=parent.id,
+    )
+    return Example(
+        id=id_,
+        snippet=snippet,
+        label=label,
+        provenance=provenance,
+        genre=parent.genre,
+        split="train",
+        tags=tags,
+    )
