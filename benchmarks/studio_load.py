@@ -41,7 +41,7 @@ def untrained_minilm(folder: Path) -> Path:
 
     clf = Classifier.from_pretrained("embedded-minilm")
     clf.threshold = 0.5
-    return clf.save(folder / "minilm", light=False)
+    return clf.save(folder / "minilm")
 
 
 async def attacker(

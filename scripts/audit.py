@@ -33,8 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from highstakes.data.jsonl import read_jsonl
 from highstakes.evaluation.reliability import wilson
-from highstakes.loop.project import read_lines
 
 MIN_ROWS = 60
 MIN_SHARE = 0.90
@@ -86,14 +86,19 @@ def successes(project: Path, recipe: str) -> list[dict]:
             path = round_dir / f"attack-{run}.jsonl"
             if recipes.get(run) == recipe and path.exists():
                 round_ = int(round_dir.name.split("-")[1])
-                out += _rows(read_lines(path), sources, recipe, round_, run)
+                out += _rows(_attack_log(path), sources, recipe, round_, run)
     return out
 
 
 def extra_successes(path: Path, recipe: str, project: Path) -> list[dict]:
     """Results in an `attack` file (run: "audit (<file>)", round from the file name)."""
     round_ = int(path.stem.rsplit("-r", 1)[1]) if "-r" in path.stem else -1
-    return _rows(read_lines(path), _sources(project), recipe, round_, f"audit ({path.stem})")
+    return _rows(_attack_log(path), _sources(project), recipe, round_, f"audit ({path.stem})")
+
+
+def _attack_log(path: Path) -> list[dict[str, Any]]:
+    """An attack's results as `run_attack` appends them (a cut last line is dropped)."""
+    return read_jsonl(path, missing_ok=True, torn_tail_ok=True)
 
 
 def attack(args: argparse.Namespace) -> None:
@@ -138,7 +143,7 @@ def score(paths: list[Path]) -> bool:
     """Print each audit's figures; False if any recipe fails the bar."""
     ok = True
     for path in paths:
-        rows = list(read_lines(path))
+        rows = read_jsonl(path)  # filled in by hand: a bad line is an error to fix
         unread = [
             r for r in rows if r.get("label") not in ("yes", "no", "unsure") or not r.get("reader")
         ]

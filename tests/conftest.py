@@ -49,7 +49,7 @@ def studio_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
     clf = Classifier.from_pretrained(tiny_model_dir)
     clf.threshold = 0.5
-    return clf.save(tmp_path_factory.mktemp("tiny-studio"), light=False)
+    return clf.save(tmp_path_factory.mktemp("tiny-studio"))
 
 
 @pytest.fixture(scope="session", autouse=True)

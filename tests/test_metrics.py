@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import auroc, metrics_at, threshold_for_recall
 
 
@@ -81,3 +84,22 @@ def test_threshold_with_confidence_needs_a_lower_bound_at_the_target() -> None:
     # too few positives to show 99% at all: every positive is flagged
     few = np.array([1, 1, 1, 0])
     assert threshold_for_recall(few, np.array([0.9, 0.5, 0.2, 0.1]), 0.99, 0.9) == 0.2
+
+
+def test_evaluate_and_the_loop_report_the_same_held_out_figures(
+    tiny_model_dir: Path, examples: list[Example]
+) -> None:
+    """`highstakes evaluate` and the loop's evaluate stage both go through
+    `held_out_metrics`: on the same classifier and set, their shared figures are equal."""
+    from highstakes.cli.evaluate import _held_out
+    from highstakes.evaluation.robustness import ClassifierVersion
+    from highstakes.loop.stages import evaluate_version
+    from highstakes.models.classifier import Classifier
+
+    clf = Classifier.from_pretrained(tiny_model_dir, max_length=64)
+    held_out = [*examples[:40], replace(examples[40], label=Label.UNSURE)]  # left out by both
+    clf.threshold = float(np.median(clf.score([e.snippet for e in held_out])))
+    loop = evaluate_version(clf, held_out, seed=0)
+    _, rows = _held_out([ClassifierVersion("v0", clf.score, clf.threshold)], held_out, 0.95)
+    assert loop["n_positive"] + loop["n_negative"] == 40
+    assert {k: rows["v0"][k] for k in loop} == loop

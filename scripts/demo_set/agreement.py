@@ -8,13 +8,13 @@ relabel_200.jsonl against the demo set.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
 
 from highstakes.data.demo import load_dataset
+from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example
 
 path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("relabel_200.jsonl"))
@@ -27,7 +27,7 @@ def first_label(e: Example) -> str:
 
 
 first = {e.id: first_label(e) for e in load_dataset(sys.argv[2] if len(sys.argv) > 2 else "demo")}
-rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+rows = read_jsonl(path)
 a = [first[r["id"]] for r in rows]
 b = [r["label"] for r in rows]
 agree = sum(x == y for x, y in zip(a, b, strict=True))

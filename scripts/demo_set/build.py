@@ -15,13 +15,13 @@ usage: python scripts/demo_set/build.py demo PART.jsonl [PART.jsonl ...]
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from highstakes.data.demo import DEMO_FILE, EXTERNAL_FILE
 from highstakes.data.io import parse_record, read_examples, write_examples
+from highstakes.data.jsonl import JsonlError, read_jsonl
 from highstakes.data.records import Example
 from highstakes.data.splits import hash_split, normalize_prompt
 
@@ -40,13 +40,11 @@ EXCLUDED = {
 def rows_of(part: Path, pin_split: bool) -> list[dict[str, object]]:
     writer = part.stem  # h*, s*: first-wave parts; t*: second wave; e*: external set
     rows = []
-    for n, line in enumerate(part.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"{part}:{n}: not JSON ({exc})") from None
+    try:
+        part_rows = read_jsonl(part)
+    except JsonlError as exc:
+        raise SystemExit(str(exc)) from None
+    for r in part_rows:
         if r["completion"].strip() in EXCLUDED:
             continue
         tags = {"kind": r.get("kind", ""), "hard_negative": str(bool(r.get("hard_negative")))}

@@ -11,18 +11,18 @@ Rerunning with the same file changes nothing.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from highstakes.data.demo import DEMO_FILE, EXTERNAL_FILE, load_dataset
 from highstakes.data.io import write_examples
+from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Label
 
 
 def main(which: str, relabel: Path, labeler: str) -> None:
-    second = {r["id"]: r for r in map(json.loads, relabel.read_text().splitlines()) if r.get("id")}
+    second = {r["id"]: r for r in read_jsonl(relabel) if r.get("id")}
     examples, changed = [], 0
     for e in load_dataset(which):
         r = second.get(e.id)

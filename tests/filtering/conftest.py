@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from highstakes.data.records import Snippet
-from highstakes.filtering.generators import Usage
+from highstakes.filtering.base import Usage
 from highstakes.models.generator import CausalLM
 from tests.attacks.conftest import build_tiny_lm
 

@@ -16,6 +16,7 @@ import pytest
 
 from highstakes.data.io import write_examples
 from highstakes.data.splits import assign_splits
+from highstakes.training.trainer import STATE_FILE, checkpoint_dir
 from tests.conftest import build_tiny_classifier, make_examples
 
 CONFIG = """
@@ -145,7 +146,8 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
         for stage in ("train", "calibrate", "evaluate", "attack", "label", "summary"):
             assert (folder / f"{stage}.done.json").exists(), (r, stage)
         assert (folder / "model" / "highstakes.json").exists()
-        assert not (folder / "model" / "checkpoint.pt").exists()
+        assert not (folder / "model.checkpoint").exists()  # deleted once the model is saved
+        assert not list((folder / "model").glob("*.pt"))  # no optimizer state in the model
     # rounds 1 and 2 trained on what the earlier rounds' attacks found
     summary = json.loads((project / "round-0" / "summary.done.json").read_text())
     added = summary["n_adversarial_added"] + summary["n_negatives_added"]
@@ -180,7 +182,7 @@ def test_killed_loop_resumes_to_the_same_result(setup: dict[str, Path]) -> None:
         pytest.skip("needs test_loop_artifacts_and_report first")
     config = _config(setup, "killed")
     project = setup["root"] / "killed"
-    checkpoint = project / "round-0" / "model" / "checkpoint.pt"
+    checkpoint = checkpoint_dir(project / "round-0" / "model") / STATE_FILE
     _kill_when(config, checkpoint.exists)  # after a training epoch, mid-training
     assert not (project / "round-0" / "train.done.json").exists()
     partial = project / "round-1" / "attack-train.jsonl"

@@ -13,10 +13,11 @@ slot values, so that a swap keeps the victim, the body part and the injury.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from highstakes.data.jsonl import iter_jsonl
 
 LEXICON = Path(__file__).resolve().parents[1] / "data" / "lexicon" / "injury_phrases.jsonl"
 SLOT_WORDS = {
@@ -70,11 +71,8 @@ class Lexicon:
     @classmethod
     def load(cls, path: Path = LEXICON) -> Lexicon:
         groups = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for n, row in iter_jsonl(path):
             try:
-                row = json.loads(line)
                 group = Group(
                     row["id"],
                     row.get("injury", ""),

@@ -108,8 +108,9 @@ def _completion_sample(
     from highstakes.evaluation.quality import CompletionSample, draw_completion_sample
 
     if sample_file is not None and sample_file.exists():
-        rows = [json.loads(x) for x in sample_file.read_text().splitlines() if x.strip()]
-        old = CompletionSample.from_rows(rows)
+        from highstakes.data.jsonl import read_jsonl
+
+        old = CompletionSample.from_rows(read_jsonl(sample_file))
         return old.rescored(_rescore(clf, old))
     if generator.startswith(("http://", "https://")):
         raise ValueError("the likelihood proxy needs a local --generator; give --ratings instead")

@@ -1,5 +1,5 @@
 """Entry point of the `highstakes` command.  Heavy imports stay inside commands so that
-`--help` and `score` start fast."""
+`--help` starts fast and each command loads only what it uses."""
 
 from __future__ import annotations
 
@@ -40,9 +40,8 @@ def main(
     # Keep transformers' own load reports and bars out of our progress display; must be set
     # before transformers is imported (commands import it lazily).
     if not verbose:
-        # library notices meant for their developers, not for our users (TorchScript
-        # tracing of the light scorer, transformers' deprecations)
-        warnings.filterwarnings("ignore", message="Converting a tensor to a Python")
+        # library notices meant for their developers, not for our users (transformers'
+        # deprecations)
         warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -103,21 +102,12 @@ def add_user(
     console.print(f"Created {role} [bold]{username}[/bold]{shown}.")
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
-    return rows
-
-
 def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
     """Add every row of a JSONL file, or none: the first bad row names its line."""
-    rows = _jsonl(path)
-    for n, row in enumerate(rows, 1):
+    from highstakes.data.jsonl import iter_jsonl
+
+    rows = list(iter_jsonl(path))
+    for n, row in rows:
         try:
             add(row)
         except KeyError as exc:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from highstakes.data.jsonl import JsonlError, iter_jsonl
 from highstakes.data.records import SPLITS, Example, Label, Provenance, Snippet, Source
 
 MAX_LINE_BYTES = 1_000_000  # one snippet is a few hundred bytes; a 1 MB line is an error
@@ -54,6 +55,11 @@ class Problem:
     line: int
     field: str | None
     message: str
+
+    @classmethod
+    def of_line(cls, error: JsonlError) -> Problem:
+        """A bad line of a JSONL file, as a problem of that file."""
+        return cls(error.path.name, error.line, None, error.message)
 
     def __str__(self) -> str:
         where = f"{self.file}, line {self.line}"
@@ -218,29 +224,9 @@ def parse_record(row: dict[str, Any], default_source: Source | None = None) -> E
 
 
 def _jsonl_rows(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if len(raw) > MAX_LINE_BYTES:
-                msg = f"line is {len(raw):,} bytes long (limit {MAX_LINE_BYTES:,})"
-                problems.append(Problem(path.name, number, None, msg))
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                msg = f"not valid UTF-8 at byte {e.start}; save the file as UTF-8"
-                problems.append(Problem(path.name, number, None, msg))
-                continue
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                problems.append(Problem(path.name, number, None, f"not valid JSON: {e.msg}"))
-                continue
-            if not isinstance(row, dict):
-                problems.append(Problem(path.name, number, None, "each line must be a JSON object"))
-                continue
-            yield number, row
+    return iter_jsonl(
+        path, on_error=lambda e: problems.append(Problem.of_line(e)), max_line_bytes=MAX_LINE_BYTES
+    )
 
 
 def _csv_rows(path: Path, problems: list[Problem]) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -26,7 +26,6 @@ budget wins and `recall_met_` is False.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from highstakes.data.jsonl import JsonlError, iter_jsonl
 from highstakes.evaluation.metrics import threshold_for_recall
 from highstakes.evaluation.quality import CompletionSample, ProxyQuality, proxy_quality
 from highstakes.evaluation.reliability import clopper_pearson, upper_bound
@@ -59,14 +59,16 @@ def read_ratings(path: str | Path) -> list[Rating]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such ratings file: {path}")
-    ratings, problems = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    ratings: list[Rating] = []
+    problems: list[str] = []
+
+    def note(error: JsonlError) -> None:
+        problems.append(f"line {error.line}: {error.message}")
+
+    for number, row in iter_jsonl(path, on_error=note):
         try:
-            row = json.loads(line)
             threshold, preferred = float(row["threshold"]), str(row["preferred"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError) as e:
             problems.append(f"line {number}: needs a number 'threshold' and 'preferred' ({e})")
             continue
         if preferred not in PREFERENCES or not 0 < threshold <= 1:

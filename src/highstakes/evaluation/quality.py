@@ -40,7 +40,7 @@ import numpy as np
 from highstakes.data.records import Snippet
 
 if TYPE_CHECKING:
-    from highstakes.filtering.generators import Generator
+    from highstakes.filtering.base import Generator
     from highstakes.models.generator import CausalLM
 
 

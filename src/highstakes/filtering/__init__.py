@@ -1,10 +1,12 @@
 """Generate-then-filter: sample story continuations and keep one the classifier accepts.
 
-`Generator` backends live in `generators` (the protocol and the OpenAI-compatible endpoint,
+`base` holds what the parts share (the `Generator` protocol and `Usage`); generator
+backends live in `generators` (the OpenAI-compatible endpoint and `load_generator`,
 torch-free) and `local` (Hugging Face models in this process); `filter` holds the
 rejection sampler and its cost report.
 """
 
+from highstakes.filtering.base import Generator, Usage
 from highstakes.filtering.filter import (
     DEFAULT_FALLBACK,
     CallableScorer,
@@ -14,7 +16,7 @@ from highstakes.filtering.filter import (
     RejectionFilter,
     SnippetScorer,
 )
-from highstakes.filtering.generators import EndpointGenerator, Generator, Usage, load_generator
+from highstakes.filtering.generators import EndpointGenerator, load_generator
 
 __all__ = [
     "DEFAULT_FALLBACK",

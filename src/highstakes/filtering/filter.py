@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from highstakes.data.records import Snippet
-from highstakes.filtering.generators import Generator, Usage
+from highstakes.filtering.base import Generator, Usage
 
 # Returned when no sample passes.  Empty by default so a caller can tell; a product would
 # set a neutral sentence that fits any story, e.g. "Nothing more happened that day."

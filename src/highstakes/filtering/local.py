@@ -15,7 +15,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from highstakes.data.records import Snippet
-from highstakes.filtering.generators import Usage
+from highstakes.filtering.base import Usage
 from highstakes.models.classifier import Classifier
 from highstakes.models.generator import SENTENCE_END, CausalLM, first_sentence
 

@@ -51,22 +51,11 @@ class Project:
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and make it durable before going on."""
+    """Append one JSON line and make it durable before going on.  Read the file back with
+    `read_jsonl(path, missing_ok=True, torn_tail_ok=True)`: a crash mid-write leaves at
+    most a cut last line, which that drops."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(record, ensure_ascii=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Lines written so far; a last line cut by a crash is dropped (it is redone)."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return out

@@ -175,10 +175,10 @@ class Loop:
         return {"n": len(found), "n_injurious": sum(e.label is Label.YES for e in found)}
 
     def records(self, attacks: dict[str, Any], name: str) -> list[dict[str, Any]]:
-        from highstakes.loop.project import read_lines
+        from highstakes.data.jsonl import read_jsonl
 
         path = attacks["runs"].get(name)
-        return read_lines(Path(path)) if path else []
+        return read_jsonl(path, missing_ok=True, torn_tail_ok=True) if path else []
 
     def label(self, r: int, attacks: dict[str, Any]) -> dict[str, Any]:
         found = [
