@@ -9,8 +9,10 @@ from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import (
+    STATE_FILE,
     TrainConfig,
     TrainResult,
+    checkpoint_dir,
     class_weights,
     labeled,
     train,
@@ -39,11 +41,22 @@ def _weights(clf: Classifier) -> torch.Tensor:
     return torch.cat([p.detach().flatten() for p in clf.model.parameters()])
 
 
+def _assert_finished_model_folder(out: Path) -> None:
+    """A finished run leaves the model and its history, and no checkpoint anywhere."""
+    assert not checkpoint_dir(out).exists()
+    assert not list(out.parent.rglob("*.pt")) and not list(out.parent.glob("*.checkpoint"))
+    names = {p.name for p in out.iterdir()}
+    assert {"model.safetensors", "config.json", "highstakes.json", "history.json"} <= names
+    assert not any(name.endswith((".pt", ".pth", ".bin", ".tmp")) for name in names), names
+    assert all(p.is_file() for p in out.iterdir())  # no best/ or other leftovers
+
+
 def test_training_saves_a_loadable_model_with_metrics(
     tiny_model_dir: Path, examples: list[Example], tmp_path: Path
 ) -> None:
     train_set, valid_set = _splits(examples)
     result = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "run")
+    _assert_finished_model_folder(tmp_path / "run")
     assert len(result.history) == 2
     assert {"valid_auroc", "valid_recall", "valid_false_positive_rate"} <= set(result.history[0])
     loaded = Classifier.from_pretrained(tmp_path / "run")
@@ -57,7 +70,13 @@ def test_training_is_reproducible(
 ) -> None:
     train_set, valid_set = _splits(examples)
     a = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "a")
-    b = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "b")
+    stale = checkpoint_dir(tmp_path / "b")  # left by an earlier killed run into the same folder
+    stale.mkdir()
+    (stale / STATE_FILE).write_bytes(b"not a checkpoint")
+    (tmp_path / "b" / "best").mkdir(parents=True)  # where older versions kept checkpoints
+    (tmp_path / "b" / "checkpoint.pt").write_bytes(b"optimizer state")
+    b = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "b")  # not resumed
+    _assert_finished_model_folder(tmp_path / "b")
     assert torch.equal(_weights(a.classifier), _weights(b.classifier))
     assert a.history[-1]["train_loss"] == b.history[-1]["train_loss"]
 
@@ -73,7 +92,12 @@ def _crash_in_epoch_two_and_resume(
 
     with pytest.raises(KeyboardInterrupt):
         train(cfg, train_set, valid_set, out, progress=crash)
-    return train(cfg, train_set, valid_set, out, resume=True)
+    # the checkpoint of epoch 1 waits beside the (not yet written) model folder
+    assert (checkpoint_dir(out) / STATE_FILE).exists() and (checkpoint_dir(out) / "best").is_dir()
+    assert not out.exists()
+    result = train(cfg, train_set, valid_set, out, resume=True)
+    _assert_finished_model_folder(out)
+    return result
 
 
 def test_resume_after_a_crash_matches_an_uninterrupted_run(

@@ -18,9 +18,12 @@ def _run_training(data: str, out: Path, overrides: dict[str, Any], resume: bool)
     """Train on the train split, pick the threshold on valid, report on the held-out test."""
     from highstakes.data.demo import load_dataset
     from highstakes.data.splits import assign_splits
+    from highstakes.training.lat import LatConfig
     from highstakes.training.trainer import TrainConfig, evaluate, train
 
-    cfg = TrainConfig(**overrides)
+    lat = {k[4:]: overrides.pop(k) for k in list(overrides) if k.startswith("lat_")}
+    lat_config = LatConfig(**{k: v for k, v in lat.items() if v is not None})
+    cfg = TrainConfig(**overrides, lat_config=lat_config)
     t0 = time.perf_counter()
     splits = assign_splits(load_dataset(data))
     with progress_bar() as update:
@@ -66,6 +69,17 @@ def _print_report(report: dict[str, Any]) -> None:
     )
 
 
+def _layers(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"--lat-layers takes block indices separated by commas, like '1,3'; got {text!r}"
+        ) from None
+
+
 def train_command(
     out: Path = typer.Option(..., "--out", help="Folder for the trained model and metrics."),
     data: str = typer.Option("demo", "--data", help="'demo' or a data file/folder."),
@@ -83,6 +97,19 @@ def train_command(
     learning_rate: float = typer.Option(5e-5, "--lr", min=0.0, help="Peak learning rate."),
     max_length: int = typer.Option(160, min=16, help="Token limit per snippet pair."),
     sift: bool = typer.Option(False, "--sift", help="Add the SiFT adversarial regularizer."),
+    lat: bool = typer.Option(
+        False,
+        "--lat",
+        help="Latent adversarial training: also train under the worst small "
+        "perturbation of hidden states (about 1 + steps times slower).",
+    ),
+    lat_layers: str = typer.Option(
+        None, help="Blocks whose outputs --lat perturbs, e.g. '2' or '1,3' (default: the middle)."
+    ),
+    lat_radius: float = typer.Option(
+        None, min=0.0, help="--lat's per-token L2 radius, a fraction of the mean token norm (0.02)."
+    ),
+    lat_steps: int = typer.Option(None, min=1, help="--lat's ascent steps per batch (3)."),
     target_recall: float = typer.Option(
         0.95, min=0.01, max=1.0, help="The saved threshold flags this share of valid positives."
     ),
@@ -95,12 +122,18 @@ def train_command(
     ),
     seed: int = typer.Option(0, help="Seed for data order, dropout and the new head."),
     device: str = typer.Option(None, help="cpu or cuda; default: cuda when available."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from OUT's last checkpoint."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the last epoch checkpoint in OUT.checkpoint/."
+    ),
 ) -> None:
     """Fine-tune a classifier on the train split, choose its threshold on valid, report test.
 
-    Examples labeled 'unsure' are left out.  Every epoch is checkpointed; rerun with --resume
-    after an interruption.  The model folder is Hugging Face format plus highstakes.json.
+    Examples labeled 'unsure' are left out.
+
+    Every epoch is checkpointed to OUT.checkpoint/, beside OUT, with the optimizer state;
+    rerun with --resume after an interruption.  The checkpoint is deleted when training
+    ends.  OUT then holds the model (Hugging Face format plus highstakes.json),
+    history.json and metrics.json, and no optimizer state.
     """
     overrides = dict(
         model=model,
@@ -111,6 +144,10 @@ def train_command(
         learning_rate=learning_rate,
         max_length=max_length,
         sift=sift,
+        lat=lat,
+        lat_layers=_layers(lat_layers),
+        lat_radius=lat_radius,
+        lat_steps=lat_steps,
         target_recall=target_recall,
         recall_confidence=recall_confidence,
         seed=seed,

@@ -8,6 +8,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from highstakes.training.lat import LatConfig
+from highstakes.training.sift import SiftConfig
 from highstakes.training.trainer import TrainConfig
 
 
@@ -30,6 +32,10 @@ class RetrainConfig:
     # no: otherwise every misspelled snippet the model trains on is injurious, and it
     # learns that misspelling means injury
     matched_negatives: int = 0
+    # latent adversarial training in these passes (None: as [train] lat).  The settings
+    # are [train.lat_config]'s.  LAT only here hardens the adversarial rounds without
+    # paying its cost (about 1 + steps times plain training) on the baseline.
+    lat: bool | None = None
 
 
 @dataclass
@@ -90,7 +96,26 @@ SECTIONS: dict[str, type] = {
 }
 
 
+# settings nested in [train], each its own TOML table: [train.sift_config], [train.lat_config]
+NESTED: dict[str, type] = {"sift_config": SiftConfig, "lat_config": LatConfig}
+
+
+def _nested(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """[train]'s values with its own tables built into their dataclasses."""
+    out = dict(values)
+    for key, kind in NESTED.items():
+        if key not in out or isinstance(out[key], kind):
+            continue
+        table = f"{where.removesuffix(']')}.{key}]"  # "x [train]" -> "x [train.lat_config]"
+        if not isinstance(out[key], dict):
+            raise ValueError(f"{table}: must be a table of settings, got {out[key]!r}")
+        out[key] = _build(kind, out[key], table)
+    return out
+
+
 def _build(kind: type, values: dict[str, Any], where: str) -> Any:
+    if kind is TrainConfig:
+        values = _nested(values, where)
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -111,6 +136,13 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
         raise ValueError(f"{where}: rounds must be >= 0")
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
+    for section, flag in (("train", config.train.lat), ("retrain", config.retrain.lat)):
+        if flag is not None and not isinstance(flag, bool):
+            raise ValueError(f"{where} [{section}]: lat must be true or false, got {flag!r}")
+    try:
+        config.train.lat_config.check()
+    except ValueError as exc:
+        raise ValueError(f"{where} [train.lat_config]: {exc}") from None
     check_labeler(config, where)
     return config
 

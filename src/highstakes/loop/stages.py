@@ -11,15 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
 from highstakes.evaluation.reliability import clopper_pearson
 from highstakes.loop.config import AttackConfig, LoopConfig
-from highstakes.loop.project import append_line, read_lines, write_atomic
+from highstakes.loop.project import append_line, write_atomic
 from highstakes.models.classifier import Classifier
-from highstakes.training.trainer import TrainConfig, threshold_rule, train
+from highstakes.training.trainer import TrainConfig, labeled, threshold_rule, train
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -54,8 +53,9 @@ def train_version(
             weight_average=config.retrain.weight_average,
             seed=cfg.seed + round_,
         )
+    if previous is not None and config.retrain.lat is not None:  # every later round
+        cfg = replace(cfg, lat=config.retrain.lat)
     result = train(cfg, train_examples, valid_examples, out, resume=True, progress=progress)
-    (out / "checkpoint.pt").unlink(missing_ok=True)  # optimizer state: only for resuming
     return {
         "best_epoch": result.best_epoch,
         "history": result.history,
@@ -97,8 +97,8 @@ def evaluate_version(
 
 
 def _held_out(clf: Classifier, examples: Sequence[Example], seed: int) -> dict[str, Any]:
-    kept = [e for e in examples if e.label is not Label.UNSURE]
-    labels = np.array([int(e.label is Label.YES) for e in kept])
+    """The figures `highstakes evaluate` reports too (both call `held_out_metrics`)."""
+    kept, labels = labeled(examples)
     return held_out_metrics(labels, clf.score([e.snippet for e in kept]), clf.threshold, seed=seed)
 
 
@@ -132,7 +132,7 @@ def run_attack(
     last target written.  A target the classifier already misses is recorded, not attacked."""
     import torch
 
-    done = read_lines(path)
+    done = read_jsonl(path, missing_ok=True, torn_tail_ok=True)  # a cut last line is redone
     write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
     seen = {r["target_id"] for r in done}
     for i, example in enumerate(targets):

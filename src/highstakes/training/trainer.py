@@ -5,6 +5,12 @@ evaluate on the validation split each epoch; keep the best model by validation A
 checkpoint every epoch so a killed run resumes where it stopped; stop early when AUROC
 has not improved for `patience` epochs.  Every source of randomness is seeded per epoch,
 so a resumed run follows the same path as an uninterrupted one.
+
+Checkpoints live beside the model folder, never in it: training into `OUT` keeps
+`OUT.checkpoint/` (`state.pt`: model, optimizer, scheduler and loop state; `best/`: the
+best epoch so far) while it runs, resumes from there with `resume=True`, and deletes it
+once `OUT` is saved.  A saved model folder therefore holds the model and no optimizer
+state; `OUT` itself is only written when training has finished.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -30,11 +37,15 @@ from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import metrics_at, threshold_for_recall
 from highstakes.models.classifier import Classifier, bf16_is_fast
 from highstakes.training.averaging import WeightAverage
+from highstakes.training.lat import LatConfig, lat_loss
 from highstakes.training.sift import SiftConfig, sift_loss
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_SUFFIX = ".checkpoint"  # OUT's checkpoints go to OUT.checkpoint/
+STATE_FILE = "state.pt"
+# where checkpoints lived inside OUT before they moved beside it; removed when OUT is saved
+OLD_CHECKPOINTS = ("checkpoint.pt", "best")
 
 
 @dataclass
@@ -63,6 +74,10 @@ class TrainConfig:
     recall_confidence: float | None = None
     sift: bool = False
     sift_config: SiftConfig = field(default_factory=SiftConfig)
+    # latent adversarial training: also train under the worst perturbation of hidden
+    # states found by a few ascent steps (training/lat.py; about 1 + steps times the cost)
+    lat: bool = False
+    lat_config: LatConfig = field(default_factory=LatConfig)
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
     # bf16 autocast: "auto" where bf16 matmuls are native (bf16 GPUs, AVX512-BF16/AMX
@@ -157,6 +172,10 @@ def _train_epoch(
                 loss = loss + cfg.sift_config.alpha * sift_loss(
                     clf.model, batch, logits, cfg.sift_config
                 )
+            if cfg.lat:  # hooks on the plain model; the training forward through `model`
+                loss = loss + cfg.lat_config.alpha * lat_loss(
+                    clf.model, batch, target, cfg.lat_config, weights.to(clf.device), model
+                )
         optimizer.zero_grad(set_to_none=True)
         if accelerator is not None:
             accelerator.backward(loss)  # averages gradients across processes
@@ -190,9 +209,17 @@ def evaluate(
     return {k: float(v) for k, v in metrics_at(labels, scores, threshold).as_dict().items()}
 
 
+def checkpoint_dir(out_dir: str | Path) -> Path:
+    """Where training into `out_dir` keeps its checkpoints: the sibling `OUT.checkpoint/`
+    (outside the model folder, so a saved model never carries optimizer state)."""
+    out_dir = Path(out_dir).resolve()
+    return out_dir.with_name(out_dir.name + CHECKPOINT_SUFFIX)
+
+
 def _save_checkpoint(
     path: Path, clf: Classifier, optimizer: Any, scheduler: Any, state: dict[str, Any]
 ) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     payload = {
         "model": clf.model.state_dict(),
@@ -251,12 +278,17 @@ def train(
     resume: bool = False,
     progress: ProgressFn | None = None,
 ) -> TrainResult:
-    """Train, keep the best epoch by validation AUROC, save it to `out_dir` and return it."""
+    """Train, keep the best epoch by validation AUROC, save it to `out_dir` and return it.
+
+    Every epoch is checkpointed to `checkpoint_dir(out_dir)`; with `resume`, training
+    continues after the last checkpointed epoch.  The checkpoint is deleted once the
+    model is saved."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = checkpoint_dir(out_dir)
     train_data, valid_data = labeled(train_examples), labeled(valid_examples)
     if len(set(train_data[1].tolist())) < 2 or len(set(valid_data[1].tolist())) < 2:
         raise ValueError("training and validation data each need both 'yes' and 'no' examples")
+    cfg.lat_config.check()
     seed_everything(cfg.seed)
     accelerator = _accelerator(cfg)
     device = str(accelerator.device) if accelerator is not None else cfg.device
@@ -275,7 +307,9 @@ def train(
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])  # tokens per snippet
     state: dict[str, Any] = {"epoch": -1, "best_auroc": -1.0, "best_epoch": -1, "history": []}
     average = WeightAverage(clf.model, cfg.weight_average) if cfg.weight_average else None
-    ckpt = out_dir / CHECKPOINT
+    ckpt = ckpt_dir / STATE_FILE
+    if not resume and main:  # a stale checkpoint of an earlier run must not be resumed later
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
     if resume and ckpt.exists():
         saved = torch.load(ckpt, map_location=clf.device, weights_only=False)
         clf.model.load_state_dict(saved.pop("model"))
@@ -288,7 +322,7 @@ def train(
         log.info("resuming after epoch %d", state["epoch"] + 1)
     if accelerator is not None:
         accelerator.prepared_model, optimizer = accelerator.prepare(clf.model, optimizer)
-    best_dir = out_dir / "best"
+    best_dir = ckpt_dir / "best"
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if epoch - state["best_epoch"] > cfg.patience and state["best_epoch"] >= 0:
             break
@@ -303,7 +337,7 @@ def train(
             better = metrics["auroc"] > state["best_auroc"]
             if better and main:
                 clf.threshold = metrics["threshold"]
-                clf.save(best_dir, light=False)
+                clf.save(best_dir)
         record = {"epoch": epoch + 1, "train_loss": loss, "seconds": time.perf_counter() - t0}
         state["history"].append({**record, **{f"valid_{k}": v for k, v in metrics.items()}})
         log.info("epoch %d: %s", epoch + 1, state["history"][-1])
@@ -330,8 +364,15 @@ def train(
         "threshold_rule": threshold_rule(cfg),
     }
     if main:
+        for old in (out_dir / name for name in OLD_CHECKPOINTS):  # from an older highstakes
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
         best.save(out_dir)
         (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
     if accelerator is not None:
-        accelerator.wait_for_everyone()
+        accelerator.wait_for_everyone()  # every process has loaded `best` from the checkpoint
+    if main:
+        shutil.rmtree(ckpt_dir)  # finished: the optimizer state is not needed any more
     return TrainResult(best, state["history"], state["best_epoch"] + 1, stopped_early)
