@@ -1,23 +1,34 @@
 """Attack benchmark: the substitution attack against a classifier trained on the demo set,
 on its held-out injurious test snippets that it flags correctly, plus the latency of
-saliency and of the substitution menu, all in one run.
+saliency and of the studio's substitution menu, all in one run.
 
 usage: python benchmarks/attack.py --out attack.json [--model DIR] [--budget 200] [--n N]
+       [--menu-only]
 
 Without --model it trains the default classifier first (as `make demo` does, ~7 min on
 2 CPU cores) into runs/bench/classifier, or reuses it if already there.
 Writes {"success_rate", "queries_per_success", "mean_fluency_change", "saliency_p95_ms",
-"menu_p95_ms", ...} and, beside it, the successful examples (before/after) as JSONL.
+"menu_p95_ms", ...} and, beside it, the successful examples (before/after) as JSONL and
+20 menus to read for grammar (`.menus.jsonl`).  --menu-only skips the attack.
+
+The menu figures are click-to-menu times through the studio's `ScoringService` (its tool
+thread, one torch thread): `menu_p95_ms` on the highlighted (most salient) words once the
+prefetch that loading a snippet starts has run, `menu_any_word_*` on any word after it,
+`menu_no_prefetch_*` and `menu_cold_*` without prefetch (cold: the first click on a new
+text).  Run it on a quiet machine: with other work on the 2 cores the times grow (the
+load average is written beside them).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -26,10 +37,7 @@ import numpy as np
 import torch
 
 from highstakes.attacks import recipes
-from highstakes.attacks.candidates.embedding import EmbeddingNeighbours
-from highstakes.attacks.candidates.lm import LanguageModelProposals
 from highstakes.attacks.constraints.similarity import SentenceEncoder
-from highstakes.attacks.menu import SubstitutionMenu
 from highstakes.attacks.run import attack_examples, attack_metrics
 from highstakes.attacks.saliency import SaliencyMethod, word_saliency
 from highstakes.attacks.text import words_of
@@ -38,6 +46,7 @@ from highstakes.data.records import Label, Snippet
 from highstakes.data.splits import assign_splits
 from highstakes.models.classifier import Classifier
 from highstakes.models.generator import CausalLM
+from highstakes.studio.services.scoring import ScoringService, Tools, build_menu
 
 
 def p95(values: list[float]) -> float:
@@ -84,27 +93,145 @@ def saliency_latency(clf: Classifier, runs: int) -> dict[str, float]:
     return out
 
 
-def menu_latency(menu: SubstitutionMenu, snippets: list[Snippet], runs: int) -> dict[str, float]:
-    """Menus for random words, as a person clicks them: the first word of a snippet is a
-    cold start (the LM reads the snippet), later words of the same snippet are warm."""
+def _studio(clf: Classifier, lm: CausalLM) -> tuple[ScoringService, Any]:
+    """The studio's menu (`build_menu`) behind a `ScoringService`, whose tool thread runs
+    menus, saliency and prefetches exactly as the server's does."""
+    menu = build_menu(clf, lm)
+    tools = Tools(None, "bench", clf.threshold, lambda s: clf.score(s, fast=True), menu, clf)
+    return ScoringService(tools), menu
+
+
+async def _timed(service: ScoringService, snippet: Snippet, index: int) -> tuple[float, list]:
+    """A click on word `index` of the completion, served as the studio's menu route does."""
+    t0 = time.perf_counter()
+    items, _ = await service.menu(snippet, "completion", index)
+    return (time.perf_counter() - t0) * 1000, items
+
+
+def _forget(menu: Any) -> None:
+    """Empty the menu cache and the LM's cache of texts: the next click is a cold one."""
+    menu.clear()
+    for source in menu.sources:
+        getattr(source, "_cache", {}).clear()
+
+
+async def _menu_latency(
+    clf: Classifier, lm: CausalLM, snippets: list[Snippet], runs: int
+) -> dict[str, Any]:
     rng = random.Random(2)
-    menu.menu(snippets[0], "completion", 0)  # load-time warm-up
-    cold, warm, sizes = [], [], []
+    service, menu = _studio(clf, lm)
+    await service.start()
+    await _timed(service, snippets[0], 0)  # load-time warm-up
+    cold: list[float] = []  # click-to-menu ms: the first click on a text, no prefetch
+    unfetched: list[float] = []  # later clicks on the text, no prefetch
+    salient: list[float] = []  # clicks on prefetched (most salient) words
+    anyword: list[float] = []  # clicks on any word, after the prefetch
+    ready_first: list[float] = []  # seconds from load to the top word's menu ready
+    ready_all: list[float] = []  # ... to every prefetched menu ready
+    sizes: list[int] = []
+    n_fluent: list[int] = []
     for s in snippets:
         slots = [w.index for w in words_of(s.completion, "completion") if w.is_alpha]
-        for n, i in enumerate(rng.sample(slots, min(5, len(slots)))):
-            t0 = time.perf_counter()
-            items = menu.menu(s, "completion", i)
-            (cold if n == 0 else warm).append((time.perf_counter() - t0) * 1000)
+        # without prefetch: the first click on a text reads it with the LM as well
+        _forget(menu)
+        for n, i in enumerate(rng.sample(slots, min(3, len(slots)))):
+            ms, items = await _timed(service, s, i)
+            (cold if n == 0 else unfetched).append(ms)
             sizes.append(len(items))
-        if len(warm) >= runs:
+            n_fluent.append(sum(item.fluent for item in items))
+        # with prefetch, as the studio does when the snippet loads: saliency, then the
+        # menus of the most salient words on the tool thread; clicks once they are ready
+        _forget(menu)
+        t0 = time.perf_counter()
+        found, _ = await service.run_tool(lambda t, s=s: word_saliency(t.classifier, s))
+        ranked = sorted((w for w in found if w.word.is_alpha), key=lambda w: -w.score)
+        positions = [(w.word.field, w.word.index) for w in ranked]
+        service.prefetch_menus("bench", s, positions)
+        fetched = positions[: service.prefetch_words]
+        while menu.peek(s, *fetched[0]) is None:
+            await asyncio.sleep(0.005)
+        ready_first.append(time.perf_counter() - t0)
+        while any(menu.peek(s, *p) is None for p in fetched):
+            await asyncio.sleep(0.005)
+        ready_all.append(time.perf_counter() - t0)
+        fetched_completion = [i for f, i in fetched if f == "completion"]
+        for i in rng.sample(fetched_completion, min(3, len(fetched_completion))):
+            salient.append((await _timed(service, s, i))[0])
+        for i in rng.sample(slots, min(3, len(slots))):
+            anyword.append((await _timed(service, s, i))[0])
+        if len(salient) >= runs:
             break
+    await service.stop()
+
+    def pct(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q))
+
     return {
-        "menu_p95_ms": p95(warm),
-        "menu_median_ms": float(np.median(warm)),
-        "menu_cold_p95_ms": p95(cold),
+        # the click-to-menu wait on the words the studio highlights, after the prefetch
+        # that the snippet's loading starts (what the issue's 200 ms bar is about)
+        "menu_p95_ms": pct(salient, 95),
+        "menu_median_ms": pct(salient, 50),
+        "menu_any_word_p95_ms": pct(anyword, 95),  # any word: prefetched or not
+        "menu_any_word_median_ms": pct(anyword, 50),
+        "menu_no_prefetch_p95_ms": pct(unfetched, 95),  # text already read by the LM
+        "menu_no_prefetch_median_ms": pct(unfetched, 50),
+        "menu_cold_p95_ms": pct(cold, 95),  # the first click on a new text, no prefetch
+        "menu_cold_median_ms": pct(cold, 50),
+        "menu_prefetch_first_ready_s": pct(ready_first, 50),  # load to the top word's menu
+        "menu_prefetch_all_ready_s": pct(ready_all, 50),  # load to all prefetched menus
+        "menu_prefetch_words": service.prefetch_words,
+        "menu_clicks": len(salient) + len(anyword) + len(cold) + len(unfetched),
         "menu_min_items": min(sizes),
+        "menu_median_items": float(np.median(sizes)),
+        "menu_median_fluent_items": float(np.median(n_fluent)),
+        "menu_tool_threads": service._tool_worker.threads,
     }
+
+
+def menu_latency(
+    clf: Classifier, lm: CausalLM, snippets: list[Snippet], runs: int
+) -> dict[str, Any]:
+    """Click-to-menu times of the studio's menu, as a person clicks words: without
+    prefetch (the first click on a text is cold: the LM reads the text), and after the
+    prefetch that loading a snippet starts, on the highlighted words and on any word."""
+    return asyncio.run(_menu_latency(clf, lm, snippets, runs))
+
+
+def menu_sample(
+    clf: Classifier, lm: CausalLM, snippets: list[Snippet], out: Path, n: int = 20
+) -> None:
+    """`n` menus to read for grammar: for each snippet, one of its three most salient
+    completion words (as an attacker clicks them), and the menu's first five items with
+    the completion as it would read."""
+    rng = random.Random(3)
+    menu = build_menu(clf, lm)
+    with open(out, "w") as f:
+        for s in snippets[:n]:
+            ranked = sorted(
+                (
+                    w
+                    for w in word_saliency(clf, s)
+                    if w.word.is_alpha and w.word.field == "completion"
+                ),
+                key=lambda w: -w.score,
+            )
+            word = ranked[rng.randrange(min(3, len(ranked)))].word
+            items = menu.menu(s, "completion", word.index)
+            top = [
+                {
+                    "rank": rank,
+                    "word": item.word,
+                    "source": item.source,
+                    "fluent": item.fluent,
+                    "fluency": item.fluency,
+                    "score": item.score,
+                    "completion": item.snippet.completion,
+                }
+                for rank, item in enumerate(items[:5], start=1)
+            ]
+            row = {"prompt": s.prompt, "completion": s.completion, "clicked": word.text,
+                   "index": word.index, "n_items": len(items), "top": top}  # fmt: skip
+            f.write(json.dumps(row) + "\n")
 
 
 def main() -> None:
@@ -114,6 +241,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200, help="queries per snippet")
     parser.add_argument("--n", type=int, default=0, help="attack at most N snippets (0: all)")
     parser.add_argument("--latency-runs", type=int, default=60)
+    parser.add_argument(
+        "--menu-only", action="store_true", help="only the menu's latency and read sample"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -124,10 +254,18 @@ def main() -> None:
     flagged = [e for e, s in zip(injurious, scores, strict=True) if s >= clf.threshold]
     targets = flagged[: args.n] if args.n else flagged
 
-    lm, encoder = CausalLM.from_pretrained(), SentenceEncoder()
+    lm = CausalLM.from_pretrained()
+    snippets = [e.snippet for e in targets]
+    menu_ms = menu_latency(clf, lm, snippets, args.latency_runs)
+    menu_ms["menu_load_average"] = os.getloadavg()  # other work on the 2 cores meanwhile
+    menu_sample(clf, lm, snippets, args.out.with_suffix(".menus.jsonl"))
+    if args.menu_only:
+        result = {**menu_ms, "threads": torch.get_num_threads(), "load_average": os.getloadavg()}
+        args.out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
+        return
+    encoder = SentenceEncoder()
     saliency_ms = saliency_latency(clf, args.latency_runs)
-    menu = SubstitutionMenu(clf, [LanguageModelProposals(lm), EmbeddingNeighbours(clf)])
-    menu_ms = menu_latency(menu, [e.snippet for e in targets], args.latency_runs)
 
     attack = recipes.build("substitution", clf, lm=lm, encoder=encoder)
     t0 = time.perf_counter()
@@ -150,6 +288,7 @@ def main() -> None:
         "saliency_p95_ms_by_method": saliency_ms,
         **menu_ms,
         "threads": torch.get_num_threads(),
+        "load_average": os.getloadavg(),  # other work on the machine while it ran
     }
     args.out.write_text(json.dumps(result, indent=2))
     with open(args.out.with_suffix(".examples.jsonl"), "w") as f:

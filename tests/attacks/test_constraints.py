@@ -80,3 +80,35 @@ def test_part_of_speech_with_an_injected_tagger() -> None:
     verb = edited(Edit("completion", "replace", 7, "jumped", "arm"))
     assert PartOfSpeechAgreement(tagger).check(S, [noun, verb]) == [True, False]
     assert PartOfSpeechAgreement(None).check(S, [noun, verb]) == [True, True]
+
+
+def test_form_agreement_reads_part_of_speech_and_form() -> None:
+    from highstakes.attacks.constraints.grammar import form_agrees
+
+    words = ["Ivan", "fell", "two", "stories", ",", "shattering", "both", "of", "his", "ankles"]
+    assert form_agrees(words, 5, "smashing") is True
+    assert form_agrees(words, 5, "but") is False  # not a verb
+    assert form_agrees(words, 5, "smashed") is False  # not the -ing form
+    assert form_agrees(words, 1, "jumped") is True  # "fell": the past of "fall"
+    assert form_agrees(words, 1, "falling") is False
+    assert form_agrees(words, 8, "her") is None  # a function word: not told here
+    prickle = ["and", "a", "prickle", "scratched", "her", "nose"]
+    assert form_agrees(prickle, 2, "thorn") is True
+    assert form_agrees(prickle, 2, "little") is False  # an adjective, not a noun
+    cut = ["Anya", "had", "to", "cut", "him", "loose"]
+    assert form_agrees(cut, 3, "chopped") is False  # after "to", only the base form
+
+
+def test_articles_and_subjects_agree() -> None:
+    from highstakes.attacks.constraints.grammar import article_agrees, subject_agrees
+
+    words = ["he", "takes", "a", "knee", "to", "the", "temple"]
+    assert article_agrees(words, 3, "kick", "replace") is True
+    assert article_agrees(words, 3, "elbow", "replace") is False
+    assert article_agrees(words, 2, "an", "replace") is False  # "an knee"
+    assert article_agrees(words, 3, "hour", "replace") is False  # "a hour"
+    assert article_agrees(words, 1, "hits", "replace") is None
+    said = ["it's", "like", "molten", "sugar"]
+    assert subject_agrees(said, 0, "he", "replace") is False  # "he like"
+    assert subject_agrees(said, 0, "they", "replace") is True
+    assert subject_agrees(["then", "he", "cut", "it"], 1, "they", "replace") is None  # also past

@@ -54,3 +54,82 @@ def test_menu_offers_the_lexicons_other_phrases(tiny_classifier: Classifier) -> 
         float(tiny_classifier.score([phrase.snippet])[0]), abs=2e-3
     )
     assert [i.score for i in items] == sorted(i.score for i in items)
+
+
+class _Judge:
+    """A grammar judge that calls the words in `broken` ungrammatical."""
+
+    def __init__(self, broken: set[str]) -> None:
+        self.broken = broken
+
+    def judge(self, snippet: Snippet, edits: list) -> list:
+        from highstakes.attacks.constraints.grammar import Judgement
+
+        return [
+            Judgement(
+                -9.0 if e.text in self.broken else -1.0, None, None, e.text not in self.broken
+            )
+            for e in edits
+        ]
+
+
+def test_menu_lists_fluent_items_first(tiny_classifier: Classifier) -> None:
+    neighbours = [EmbeddingNeighbours(tiny_classifier)]
+    plain = SubstitutionMenu(tiny_classifier, neighbours, k_per_source=12).menu(S, "completion", 2)
+    broken = {i.word for i in plain[::3]}
+    menu = SubstitutionMenu(
+        tiny_classifier, neighbours, k_per_source=12, grammar=_Judge(broken), min_items=len(plain)
+    )
+    items = menu.menu(S, "completion", 2)
+    assert len(items) == len(plain)
+    fluent = [i for i in items if i.fluent]
+    assert items[: len(fluent)] == fluent and {i.word for i in items[len(fluent) :]} == broken
+    assert [i.score for i in fluent] == sorted(i.score for i in fluent)
+    assert all(i.fluency == (-1.0 if i.fluent else -9.0) for i in items)
+    # with enough fluent items the others are left out
+    few = SubstitutionMenu(
+        tiny_classifier, neighbours, k_per_source=12, grammar=_Judge(broken), min_items=3
+    )
+    assert all(i.fluent for i in few.menu(S, "completion", 2))
+
+
+def test_menu_is_cached_by_text_and_place(tiny_classifier: Classifier) -> None:
+    menu = SubstitutionMenu(tiny_classifier, [EmbeddingNeighbours(tiny_classifier)], cache_size=2)
+    first = menu.menu(S, "completion", 2)
+    assert menu.peek(S, "completion", 2) is first and menu.menu(S, "completion", 2) is first
+    assert (menu.hits, menu.misses) == (1, 1)
+    assert menu.cached(S, "completion", 3) is None
+    other = Snippet(S.prompt, "The dragon bit the knight on his leg.")
+    menu.menu(other, "completion", 2)
+    menu.menu(other, "completion", 3)  # a third menu: the oldest one leaves
+    assert menu.peek(S, "completion", 2) is None and menu.misses == 3
+
+
+def test_grammar_judge_reads_the_edit_with_its_right_context(
+    tiny_classifier: Classifier, tiny_lm: CausalLM
+) -> None:
+    from highstakes.attacks.constraints.grammar import Grammaticality
+    from highstakes.attacks.text import Edit
+
+    lm = LanguageModelProposals(tiny_lm)
+    judge = Grammaticality(lm)
+    same, other = judge.judge(
+        S,
+        [
+            Edit("completion", "replace", 2, "bit", "bit"),
+            Edit("completion", "replace", 2, "zzq", "bit"),
+        ],
+    )
+    assert same.fluency == pytest.approx(0.0, abs=1e-4) and same.fluent
+    assert other.fluency is not None and other.right_change is not None
+    # a shorter left context changes the numbers little, and the original still scores 0
+    changes = lm.span_fluency(S, "completion", 2, "replace", ["bit", "cut"], left_window=4)
+    assert changes[0].total == pytest.approx(0.0, abs=1e-4)
+    # an edit over several words (a lexicon phrase) is read the same way
+    [phrase] = judge.judge(S, [Edit("completion", "replace", 1, "wolf bit", "dragon bit", span=2)])
+    assert phrase.fluency is not None
+    menu = SubstitutionMenu(
+        tiny_classifier, [lm, EmbeddingNeighbours(tiny_classifier)], grammar=judge
+    )
+    items = menu.menu(S, "completion", 2)
+    assert items and all(i.fluency is not None or not i.fluent for i in items)

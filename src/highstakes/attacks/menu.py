@@ -1,19 +1,34 @@
 """The click-a-word menu of the rewriting tool: plausible replacements (or insertions)
-for one word, each with the classifier score it would give, lowest score first.  Besides
-single words (`sources`), edit sources may offer larger edits at the word, such as the
-injury lexicon's other phrases for the injury the word is part of."""
+for one word, each with the classifier score it would give.  Besides single words
+(`sources`), edit sources may offer larger edits at the word, such as the injury
+lexicon's other phrases for the injury the word is part of.
+
+Fluent first: with a `grammar` judge, the edits that keep the sentence grammatical come
+first, lowest score first (what an attacker looks for).  When at least `min_items` edits
+are fluent the others are left out; otherwise the least bad of them (by the judge) fill
+the menu up to `min_items`, below the fluent ones.  Only the edits shown are
+scored, all in one batch on the classifier's fast path.
+
+Menus are kept by text and place in a small LRU, so a menu computed ahead of the click
+(`ScoringService.prefetch_menus`, for the most salient words of a snippet the attacker
+is looking at) is served at once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from highstakes.attacks.candidates.base import CandidateSource, EditKind
+from highstakes.attacks.candidates.base import CandidateSource, EditKind, Proposal
+from highstakes.attacks.constraints.grammar import Grammaticality, Judgement
 from highstakes.attacks.text import Edit, Field, apply_edit, words_of
-from highstakes.attacks.transformation import propose_all
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
+
+MenuKey = tuple[str, str, str, int, str]  # prompt, completion, field, index, kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +39,17 @@ class MenuItem:
     score: float  # the classifier's score with this edit applied
     edit: Edit
     snippet: Snippet
+    fluency: float | None = None  # LM log-likelihood change of the edited stretch, nats
+    fluent: bool = True  # the grammar judge's verdict (True without a judge)
+
+
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    word: str
+    source: str
+    prior: float
+    edit: Edit
+    snippet: Snippet
 
 
 class SubstitutionMenu:
@@ -32,40 +58,125 @@ class SubstitutionMenu:
         classifier: Classifier,
         sources: Sequence[CandidateSource],
         k_per_source: int = 14,
+        k_by_source: Mapping[str, int] | None = None,
         edit_sources: Sequence[Any] = (),  # highstakes.attacks.preserving.EditSource
+        grammar: Grammaticality | None = None,
+        min_items: int = 20,
+        max_items: int = 32,
+        cache_size: int = 512,
     ) -> None:
         self.classifier = classifier
         self.sources = list(sources)
         self.k_per_source = k_per_source
+        self.k_by_source = dict(k_by_source or {})  # by source name, where not k_per_source
         self.edit_sources = list(edit_sources)
+        self.grammar = grammar
+        self.min_items = min_items  # non-fluent edits fill the menu up to this many
+        self.max_items = max_items  # at most this many are scored and shown
+        self.cache_size = cache_size
+        self._cache: OrderedDict[MenuKey, list[MenuItem]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(snippet: Snippet, field: Field, index: int, kind: EditKind) -> MenuKey:
+        return (snippet.prompt, snippet.completion, field, index, kind)
+
+    def peek(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
+    ) -> list[MenuItem] | None:
+        """The kept menu, if there is one (not counted as a use)."""
+        with self._lock:
+            return self._cache.get(self.key(snippet, field, index, kind))
+
+    def cached(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
+    ) -> list[MenuItem] | None:
+        """The kept menu, if there is one, counted as a hit and kept longest."""
+        key = self.key(snippet, field, index, kind)
+        with self._lock:
+            items = self._cache.get(key)
+            if items is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+            return items
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def menu(
         self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
     ) -> list[MenuItem]:
-        """All sources' proposals for one slot, scored in one batch, best (lowest) first."""
+        """The menu for one slot: from the cache, or built and kept there."""
+        items = self.cached(snippet, field, index, kind)
+        if items is not None:
+            return items
+        self.misses += 1
+        items = self.build(snippet, field, index, kind)
+        with self._lock:
+            self._cache[self.key(snippet, field, index, kind)] = items
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return items
+
+    def build(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
+    ) -> list[MenuItem]:
+        """All sources' proposals for one slot, judged, the shown ones scored in one batch;
+        fluent first, then lowest score first."""
+        offers = self._offers(snippet, field, index, kind)
+        if not offers:
+            return []
+        if self.grammar is None:
+            judged = [(o, Judgement(None, None, None, True)) for o in offers]
+        else:
+            verdicts = self.grammar.judge(snippet, [o.edit for o in offers])
+            judged = list(zip(offers, verdicts, strict=True))
+        shown = self._choose(judged)
+        scores = self.classifier.score([o.snippet for o, _ in shown], fast=True)
+        items = [
+            MenuItem(o.word, o.source, o.prior, float(s), o.edit, o.snippet, j.fluency, j.fluent)
+            for (o, j), s in zip(shown, scores, strict=True)
+        ]
+        fluent = sorted((i for i in items if i.fluent), key=lambda item: item.score)
+        return fluent + [i for i in items if not i.fluent]  # already the least bad first
+
+    def _offers(self, snippet: Snippet, field: Field, index: int, kind: EditKind) -> list[_Offer]:
         words = words_of(getattr(snippet, field), field)
         limit = len(words) if kind == "insert" else len(words) - 1
         if not 0 <= index <= limit:
             raise IndexError(f"{field} has no {'gap' if kind == 'insert' else 'word'} {index}")
-        proposals = propose_all(self.sources, snippet, field, index, kind, self.k_per_source)
+        proposals: dict[str, Proposal] = {}  # as `propose_all`, each source with its own k
+        for source in self.sources:
+            k = self.k_by_source.get(source.name, self.k_per_source)
+            for p in source.propose(snippet, field, index, kind, k):
+                proposals.setdefault(p.word.lower(), p)
         original = words[index].text if kind == "replace" else ""
-        edits = [Edit(field, kind, index, p.word, original) for p in proposals]
-        offers = [
-            (p.word, p.source, p.prior, e, apply_edit(snippet, e))
-            for p, e in zip(proposals, edits, strict=True)
-        ]
+        offers = []
+        for p in proposals.values():
+            edit = Edit(field, kind, index, p.word, original)
+            offers.append(_Offer(p.word, p.source, p.prior, edit, apply_edit(snippet, edit)))
         if kind == "replace":
             for source in self.edit_sources:
                 for group in source.edits(snippet, field, index):
                     edited = snippet
                     for e in group:
                         edited = apply_edit(edited, e)
-                    offers.append((group[0].text, source.how, 0.0, group[0], edited))
-        if not offers:
-            return []
-        scores = self.classifier.score([o[4] for o in offers], fast=True)
-        items = [
-            MenuItem(word, source, prior, float(s), e, t)
-            for (word, source, prior, e, t), s in zip(offers, scores, strict=True)
-        ]
-        return sorted(items, key=lambda item: item.score)
+                    offers.append(_Offer(group[0].text, source.how, 0.0, group[0], edited))
+        return offers
+
+    def _choose(self, judged: list[tuple[_Offer, Judgement]]) -> list[tuple[_Offer, Judgement]]:
+        """The fluent offers (the most fluent if there are too many), topped up with the
+        most fluent of the rest to `min_items`."""
+
+        def badness(pair: tuple[_Offer, Judgement]) -> tuple[bool, float]:
+            j = pair[1]  # a wrong form is worse than any LM drop; the LM reads only the rest
+            return (j.form_agrees is False, -(j.fluency if j.fluency is not None else 0.0))
+
+        fluent = [p for p in judged if p[1].fluent]
+        rest = sorted((p for p in judged if not p[1].fluent), key=badness)
+        if len(fluent) > self.max_items:
+            fluent = sorted(fluent, key=badness)[: self.max_items]
+        return fluent + rest[: max(0, self.min_items - len(fluent))]

@@ -52,6 +52,8 @@ class MenuItemPublic(BaseModel):
     word: str
     source: str
     score: float
+    fluent: bool = True  # keeps the sentence grammatical (the menu lists these first)
+    fluency: float | None = None  # LM log-likelihood change of the edited stretch, nats
     prompt: str  # the snippet with this edit applied
     completion: str
 

@@ -33,6 +33,21 @@ class _Analysis:
     past: list[tuple[torch.Tensor, torch.Tensor]]  # per layer (1, H, T, D) keys, values
 
 
+@dataclass(frozen=True, slots=True)
+class FluencyChange:
+    """How an edit changes the LM's log-likelihood of the text, in nats, split in two: the
+    new words' own (`words`: a rarer synonym loses here, and an insertion always does) and
+    the original's next tokens read after them (`right`: a word that breaks the sentence
+    makes what follows it unlikely, so it loses here)."""
+
+    words: float
+    right: float
+
+    @property
+    def total(self) -> float:
+        return self.words + self.right
+
+
 @dataclass(frozen=True)
 class _Slot:
     j: int  # index of the first token at the slot; the LM predicts it from position j - 1
@@ -72,8 +87,18 @@ class LanguageModelProposals:
         return analysis
 
     def _slot(
-        self, a: _Analysis, snippet: Snippet, field: Field, index: int, kind: EditKind
+        self,
+        a: _Analysis,
+        snippet: Snippet,
+        field: Field,
+        index: int,
+        kind: EditKind,
+        span: int = 1,
+        right_window: int | None = None,
     ) -> _Slot:
+        """Word `index` (and the `span` - 1 after it) or gap `index`, with the original
+        tokens that follow it."""
+        window = self.right_window if right_window is None else right_window
         base = 0 if field == "prompt" else len(snippet.prompt) + 1
         text = getattr(snippet, field)
         words = words_of(text, field)
@@ -81,38 +106,58 @@ class LanguageModelProposals:
         char = base + (len(text) if at_end else words[index].start)
         j = min(max(bisect.bisect_right(a.ends, char), 1), len(a.ids))
         if kind == "replace":
-            r = bisect.bisect_right(a.ends, base + words[index].end)
-            return _Slot(j, a.ids[r : r + self.right_window], words[index].text)
-        return _Slot(j, a.ids[j : j + self.right_window], None)
+            last = words[index + span - 1]
+            r = bisect.bisect_right(a.ends, base + last.end)
+            return _Slot(j, a.ids[r : r + window], text[words[index].start : last.end])
+        return _Slot(j, a.ids[j : j + window], None)
 
     @torch.inference_mode()
+    def _token_logprobs(
+        self, a: _Analysis, j: int, seqs: Sequence[list[int]], context: int | None = None
+    ) -> torch.Tensor:
+        """log p of each token of each sequence placed after the text's first `j` tokens,
+        (N, W) with 0 past a sequence's end (and for an empty one).  With `context`, the
+        sequences attend to only the last `context` of those tokens (the cached keys keep
+        their positions): the batch copies N times less of the cache."""
+        # the start token stays: the LM leans on it (an "attention sink", Xiao et al., 2024)
+        start = 0 if context is None else max(0, j - context)
+        keep = [0, *range(max(start, 1), j)] if start > 0 else list(range(j))
+        n, width = len(seqs), max(1, max(len(s) for s in seqs))
+        ids = torch.zeros(n, width, dtype=torch.long)
+        mask = torch.zeros(n, len(keep) + width, dtype=torch.long)
+        mask[:, : len(keep)] = 1
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            mask[i, len(keep) : len(keep) + len(s)] = 1
+        out = torch.zeros(n, width)
+        out[:, 0] = a.logprobs[j - 1, ids[:, 0]]  # the first token comes from the cached pass
+        if width > 1:
+            kept = torch.tensor(keep)
+            cache = DynamicCache(
+                ddp_cache_data=[
+                    (
+                        k[:, :, kept].expand(n, -1, -1, -1),
+                        v[:, :, kept].expand(n, -1, -1, -1),
+                    )
+                    for k, v in a.past
+                ]
+            )
+            positions = torch.arange(j, j + width).expand(n, -1)
+            logits = self.lm.model(
+                input_ids=ids.to(self.lm.device),
+                cache=cache,
+                attention_mask=mask.to(self.lm.device),
+                position_ids=positions.to(self.lm.device),
+            ).logits
+            lp = torch.log_softmax(logits[:, :-1].float(), -1).cpu()  # (N, W-1, V)
+            out[:, 1:] = lp.gather(-1, ids[:, 1:, None])[..., 0]
+        return out * mask[:, len(keep) :]
+
     def _window_logprobs(
         self, a: _Analysis, slot: _Slot, words: Sequence[list[int]]
     ) -> torch.Tensor:
         """log p(word tokens, then the slot's right tokens | text before the slot), (N,)."""
-        seqs = [w + slot.right for w in words]
-        n, width = len(seqs), max(len(s) for s in seqs)
-        ids = torch.zeros(n, width, dtype=torch.long)
-        mask = torch.zeros(n, slot.j + width, dtype=torch.long)
-        mask[:, : slot.j] = 1
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s)
-            mask[i, slot.j : slot.j + len(s)] = 1
-        first = a.logprobs[slot.j - 1, ids[:, 0]]  # the first token comes from the cached pass
-        if width == 1:
-            return first
-        cache = DynamicCache(
-            ddp_cache_data=[
-                (k[:, :, : slot.j].expand(n, -1, -1, -1), v[:, :, : slot.j].expand(n, -1, -1, -1))
-                for k, v in a.past
-            ]
-        )
-        logits = self.lm.model(
-            input_ids=ids.to(self.lm.device), cache=cache, attention_mask=mask.to(self.lm.device)
-        ).logits
-        lp = torch.log_softmax(logits[:, :-1].float(), -1).cpu()  # (N, W-1, V)
-        rest = lp.gather(-1, ids[:, 1:, None])[..., 0] * mask[:, slot.j + 1 :]
-        return first + rest.sum(-1)
+        return self._token_logprobs(a, slot.j, [w + slot.right for w in words]).sum(-1)
 
     def _text(self, snippet: Snippet) -> str:
         return snippet.prompt + " " + snippet.completion
@@ -157,3 +202,30 @@ class LanguageModelProposals:
             base = 0.0
         new = self._window_logprobs(a, slot, [self._encode_word(w, slot) for w in words])
         return [float(x) - base for x in new]
+
+    def span_fluency(
+        self,
+        snippet: Snippet,
+        field: Field,
+        index: int,
+        kind: EditKind,
+        texts: Sequence[str],
+        span: int = 1,
+        right_window: int = 8,
+        left_window: int | None = None,
+    ) -> list[FluencyChange]:
+        """For each text put in place of words `index` .. `index + span - 1` (or inserted at
+        gap `index`), how the edit changes the LM's log-likelihood against the original: of
+        the new words themselves, and of the original's next `right_window` tokens read
+        after them, with the `left_window` tokens before them as context (all, if None).
+        All texts and the original go through in one batch."""
+        if not texts:
+            return []
+        a = self._analyse(self._text(snippet))
+        slot = self._slot(a, snippet, field, index, kind, span, right_window)
+        original = self._encode_word(slot.original, slot) if slot.original is not None else []
+        encoded = [original, *(self._encode_word(t, slot) for t in texts)]
+        lp = self._token_logprobs(a, slot.j, [w + slot.right for w in encoded], left_window)
+        own = [float(lp[i, : len(w)].sum()) for i, w in enumerate(encoded)]
+        right = [float(lp[i, len(w) :].sum()) for i, w in enumerate(encoded)]
+        return [FluencyChange(own[i] - own[0], right[i] - right[0]) for i in range(1, len(encoded))]

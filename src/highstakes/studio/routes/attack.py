@@ -41,12 +41,18 @@ async def score(
 async def saliency(body: schemas.SnippetIn, viewer: Attacker, service: ScoringDep) -> Any:
     from highstakes.attacks.saliency import word_saliency
 
+    snippet = Snippet(body.prompt, body.completion)
+
     def run(tools: Tools) -> Any:
         if tools.classifier is None:
             raise StoreError("saliency: this classifier version has none")
-        return word_saliency(tools.classifier, Snippet(body.prompt, body.completion))
+        return word_saliency(tools.classifier, snippet)
 
     found, tools = await service.run_tool(run)
+    # the words the attacker is most likely to click next: their menus are computed now,
+    # behind any live request, so that a click finds them ready
+    salient = sorted((w for w in found if w.word.is_alpha), key=lambda w: -w.score)
+    service.prefetch_menus(viewer.user.id, snippet, [(w.word.field, w.word.index) for w in salient])
     words = [
         {
             "field": w.word.field,
@@ -64,22 +70,20 @@ async def saliency(body: schemas.SnippetIn, viewer: Attacker, service: ScoringDe
 @router.post("/menu", response_model=schemas.MenuPublic)
 async def menu(body: schemas.MenuIn, viewer: Attacker, service: ScoringDep) -> Any:
     snippet = Snippet(body.prompt, body.completion)
-
-    def run(tools: Tools) -> Any:
-        if tools.menu is None:
-            raise StoreError("menu: this classifier version has none")
-        try:
-            return tools.menu.menu(snippet, body.field, body.index, body.kind)
-        except IndexError as exc:
-            raise StoreError(f"index: {exc}") from exc
-
-    items, tools = await service.run_tool(run)
+    try:
+        items, tools = await service.menu(snippet, body.field, body.index, body.kind)
+    except IndexError as exc:
+        raise StoreError(f"index: {exc}") from exc
+    except LookupError as exc:
+        raise StoreError(str(exc)) from exc
     return {
         "items": [
             {
                 "word": item.word,
                 "source": item.source,
                 "score": item.score,
+                "fluent": item.fluent,
+                "fluency": item.fluency,
                 "prompt": item.snippet.prompt,
                 "completion": item.snippet.completion,
             }

@@ -15,7 +15,10 @@ const state = {
   task: null, target: null, score: null, fresh: false, seq: 0, words: [],
   history: [], last: null, typing: false, timer: null, highlightTimer: null,
   activeMs: 0, lastInput: Date.now(), submitKey: null,
+  jumped: true, // the last change was a load, a menu choice or an undo, not typing
+  menuSeq: 0, menuTimes: [], // click-to-menu milliseconds, for the browser test
 };
+window.menuTimes = state.menuTimes;
 
 function shown(value) {
   if (value === null || value === undefined) return "unset";
@@ -51,10 +54,13 @@ async function refresh() {
     document.getElementById("status").textContent = "";
     state.last = body;
     updateSubmit();
-    // highlights follow once typing pauses: saliency is a backward pass, too dear per keystroke
+    // highlights follow once typing pauses: saliency is a backward pass, too dear per
+    // keystroke.  After a load, a menu choice or an undo they come at once: the saliency
+    // request also has the server prepare the menus of the most salient words.
     if (kind === "rewrite") {
       clearTimeout(state.highlightTimer);
-      state.highlightTimer = setTimeout(() => highlight(body, seq).catch((err) => say(err.message, true)), 1000);
+      const wait = state.jumped ? 0 : 1000;
+      state.highlightTimer = setTimeout(() => highlight(body, seq).catch((err) => say(err.message, true)), wait);
     }
   } catch (err) {
     document.getElementById("status").textContent = "";
@@ -71,6 +77,7 @@ function schedule() {
 
 function onType() {
   if (!state.typing && state.last) { state.history.push(state.last); state.typing = true; }
+  state.jumped = false;
   schedule();
 }
 
@@ -78,6 +85,7 @@ function setText(next, remember = true) {
   if (remember) state.history.push(text());
   promptBox.value = next.prompt;
   completionBox.value = next.completion;
+  state.jumped = true;
   closeMenu();
   schedule();
 }
@@ -122,6 +130,8 @@ function gap(field, index) {
 function closeMenu() { document.getElementById("menu").hidden = true; }
 
 async function openMenu(field, index, editKind, anchor) {
+  const clicked = performance.now();
+  const seq = ++state.menuSeq;
   const menu = document.getElementById("menu");
   const list = document.getElementById("menu-items");
   const form = document.getElementById("insert-form");
@@ -132,13 +142,19 @@ async function openMenu(field, index, editKind, anchor) {
   menu.hidden = false;
   try {
     const result = await api("POST", "/api/menu", { ...text(), field, index, kind: editKind });
+    if (seq !== state.menuSeq) return; // another word was clicked meanwhile
     list.replaceChildren();
     for (const item of result.items) {
       const li = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
-      button.className = "choice";
+      button.className = "choice" + (item.fluent ? "" : " unfluent");
       button.textContent = item.word;
+      if (!item.fluent) button.title = "may not read as grammatical English";
+      if (item.fluency !== null && item.fluency !== undefined) {
+        button.dataset.fluency = item.fluency.toFixed(1);
+        button.title = (button.title ? button.title + "; " : "") + `fluency ${item.fluency.toFixed(1)} nats`;
+      }
       button.addEventListener("click", () => setText({ prompt: item.prompt, completion: item.completion }));
       const score = document.createElement("span");
       score.className = "menu-score " + (state.target !== null && item.score < state.target ? "ok" : "");
@@ -147,6 +163,9 @@ async function openMenu(field, index, editKind, anchor) {
       list.append(li);
     }
     if (!result.items.length) list.append(Object.assign(document.createElement("li"), { textContent: "no proposals" }));
+    const ms = performance.now() - clicked; // what the attacker waited: click to menu shown
+    menu.dataset.ms = ms.toFixed(1);
+    state.menuTimes.push(ms);
   } catch (err) {
     list.replaceChildren(Object.assign(document.createElement("li"), { textContent: err.message }));
   }
@@ -175,7 +194,7 @@ function insertTyped(event) {
 
 async function loadTask() {
   state.task = await api("POST", `/api/tasks/${kind}`);
-  state.history = []; state.last = null; state.submitKey = null;
+  state.history = []; state.last = null; state.submitKey = null; state.jumped = true;
   confirmBox.checked = false;
   promptBox.value = state.task.prompt;
   completionBox.value = state.task.completion;
