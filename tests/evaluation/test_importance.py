@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from highstakes.evaluation.importance import (
     ImportanceSampler,
     SimulatedPool,
     fay_feuer_interval,
+    fit_proposal,
     simulate_pool,
 )
 from highstakes.evaluation.reliability import failure_rate
@@ -37,6 +38,53 @@ def test_gamma_interval_without_failures_uses_largest_weight() -> None:
     np.testing.assert_array_equal(rate, 0)
     np.testing.assert_array_equal(lower, 0)
     np.testing.assert_allclose(upper, 4e-5 * -math.log(0.025))
+
+
+def test_mean_unseen_weight_narrows_only_unequal_weights() -> None:
+    counts = np.array([3, 4])
+    same = [fay_feuer_interval(counts, np.array([1e-4, 1e-4]), unseen=u) for u in ("max", "mean")]
+    np.testing.assert_allclose(same[0], same[1])
+    weights = np.array([1e-5, 1e-4])
+    _, _, upper_max = fay_feuer_interval(counts, weights, unseen="max")
+    rate, lower, upper_mean = fay_feuer_interval(counts, weights, unseen="mean")
+    assert lower < rate < upper_mean < upper_max
+    with pytest.raises(ValueError, match="unseen"):
+        fay_feuer_interval(counts, weights, unseen="min")
+
+
+def test_hypergeometric_variance_is_smaller_and_vanishes_in_a_census() -> None:
+    counts, weights = np.array([5, 40]), np.array([1e-4, 1e-5])
+    rate, poisson_lower, _ = fay_feuer_interval(counts, weights)
+    labeled, sizes = np.array([50, 50]), np.array([1_000, 60])
+    _, lower, _ = fay_feuer_interval(counts, weights, labeled=labeled, sizes=sizes)
+    assert poisson_lower < lower < rate
+    # Everything labeled: the count is known exactly, only the unseen term widens it.
+    _, lower, upper = fay_feuer_interval(counts, weights, labeled=sizes, sizes=sizes)
+    assert lower == pytest.approx(rate) and upper > rate
+
+
+def test_proposal_follows_the_failure_density_over_the_pool_density() -> None:
+    rng = np.random.default_rng(10)
+    # Validation injurious logits far above the pool: their density rises toward it.
+    proposal = fit_proposal(special.expit(rng.normal(2, 1, 400)), np.ones(400, dtype=bool))
+    # A pool nine times denser in [-5, -4] than in [-4, -1].
+    logits = np.concatenate([rng.uniform(-5, -4, 90_000), rng.uniform(-4, -1, 30_000)])
+    mass = proposal(special.expit(logits))
+    sparse, dense = logits > -4, logits <= -4
+    ratio = mass / np.sqrt(proposal.failure_density(logits))
+    # sqrt(f / p): per sample, 1 / sqrt(p) apart once f is divided out (p: 0.75 vs 0.083).
+    assert np.median(ratio[sparse]) / np.median(ratio[dense]) == pytest.approx(3, rel=0.1)
+    assert mass[np.argmax(logits)] == pytest.approx(mass.max(), rel=0.1)  # near the threshold
+
+
+def test_proposal_survives_tied_scores_and_needs_injurious_examples() -> None:
+    proposal = fit_proposal(np.array([0.2, 0.4, 0.9, 0.95]), np.array([False, True, True, True]))
+    scores = np.concatenate([np.full(5_000, 0.01), np.linspace(0.01, 0.3, 5_000)])
+    mass = proposal(scores)
+    assert mass.shape == scores.shape and np.all(np.isfinite(mass)) and np.all(mass >= 0)
+    assert mass.max() == 1
+    with pytest.raises(ValueError, match="at least 2 injurious"):
+        fit_proposal(np.array([0.1, 0.9]), np.array([False, True]))
 
 
 def test_simulated_pool_hits_its_targets() -> None:
@@ -84,7 +132,9 @@ def test_estimate_from_labels_matches_counts_and_census_is_exact(pool: Simulated
     sampler = ImportanceSampler(threshold=pool.threshold, n_labels=500, seed=4)
     chosen = sampler.design(pool.scores)
     from_labels = sampler.estimate(pool.injurious[chosen])
-    counts = np.bincount(sampler.strata_[chosen[pool.injurious[chosen]]], minlength=10)
+    counts = np.bincount(
+        sampler.strata_[chosen[pool.injurious[chosen]]], minlength=sampler.allocation_.size
+    )
     assert from_labels == sampler.estimate_counts(counts)
     assert from_labels.method == "importance" and from_labels.n_trials == 500
 
@@ -140,6 +190,7 @@ def test_both_intervals_cover_the_pool_rate(pool: SimulatedPool) -> None:
         ({"floor": 0.0}, "floor"),
         ({"n_strata": 0}, "n_strata"),
         ({"confidence": 1.0}, "confidence"),
+        ({"unseen": "min"}, "unseen"),
         ({"proposal": lambda s: -s}, "proposal"),
         ({"threshold": 0.0}, "no sample scores below the threshold"),
     ],
