@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from highstakes.cli.main import app
 from highstakes.data.io import read_examples, write_examples
 from highstakes.data.records import Example
+from highstakes.models.classifier import Classifier
 
 runner = CliRunner()
 
@@ -94,13 +96,17 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
     assert "AUROC" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"]["auroc"] <= 1
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["model"]  # no checkpoint
+    assert not list(out.rglob("*.pt"))  # no optimizer state in the model folder
 
     one = runner.invoke(
         app, ["score", "--model", str(out), "--prompt", "A. B. C.", "--completion", "He fell."]
     )
     assert one.exit_code == 0, one.output
     probability = float(one.stdout.split()[0])
-    assert 0 <= probability <= 1
+    assert probability == pytest.approx(
+        Classifier.from_pretrained(out).score_one("A. B. C.", "He fell."), abs=1e-6
+    )
 
     scored = tmp_path / "scored.jsonl"
     many = runner.invoke(
@@ -109,6 +115,16 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
     assert many.exit_code == 0, many.output
     rows = [json.loads(line) for line in scored.read_text().splitlines()]
     assert len(rows) == len(examples) and all(0 <= r["score"] <= 1 for r in rows)
+
+
+def test_score_names_a_bad_line_of_its_file(tiny_model_dir: Path, tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"prompt": "A. B. C.", "completion": "D."}\n\n["E."]\n{"prompt": "F."}\n')
+    result = runner.invoke(app, ["score", "--model", str(tiny_model_dir), "--file", str(rows)])
+    assert result.exit_code != 0
+    output = " ".join(result.output.split())
+    assert "rows.jsonl, line 3: each line must be a JSON object" in output
+    assert "rows.jsonl, line 4, field 'completion': missing or empty" in output
 
 
 def test_score_needs_a_snippet(tiny_model_dir: Path) -> None:

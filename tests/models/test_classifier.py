@@ -64,3 +64,33 @@ def test_aliases_resolve_to_embedded_models() -> None:
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises((OSError, ValueError, ModelNotFoundError)):
         Classifier.from_pretrained(tmp_path / "nope")
+
+
+def test_fast_scores_make_the_decisions_fp32_makes(
+    tiny_model_dir: Path, examples: list[Example]
+) -> None:
+    kind = "bf16"  # forced: autocast runs on any CPU, natively or not
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    snippets = [e.snippet for e in examples[:40]]
+    exact = clf.score(snippets)
+    fast = clf.score(snippets, fast=True, kind=kind)
+    assert not np.array_equal(fast, exact)  # the fast path really is another computation
+    threshold = float(np.median(exact))  # half the snippets on each side, many near it
+    scores, rescored = clf.score_decisive(snippets, threshold=threshold, kind=kind)
+    assert rescored > 0
+    np.testing.assert_array_equal(scores >= threshold, exact >= threshold)
+    # far from every score, nothing is rescored and the fast scores are returned as they are
+    far, none = clf.score_decisive(snippets, threshold=1e-9, kind=kind)
+    assert none == 0
+    np.testing.assert_allclose(far, fast, atol=1e-6)
+
+
+def test_without_a_fast_kind_scores_are_fp32_and_nothing_is_rescored(
+    tiny_model_dir: Path, examples: list[Example]
+) -> None:
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    snippets = [e.snippet for e in examples[:12]]
+    exact = clf.score(snippets)
+    scores, rescored = clf.score_decisive(snippets, threshold=float(np.median(exact)), kind="fp32")
+    assert rescored == 0
+    np.testing.assert_array_equal(scores, exact)

@@ -5,6 +5,14 @@ The prompt and completion are encoded as a text pair (`[CLS] prompt [SEP] comple
 ("injurious" for the default task); the filter accepts a snippet when its score is below
 `threshold`.  Scoring is batched over length-sorted buckets so padding is small, runs
 under `torch.inference_mode`, and uses bf16 autocast on a GPU.
+
+`score_decisive` is the fast path with exact decisions: it scores in bf16 where the
+hardware has native bf16 (a GPU, or a CPU with AVX512-BF16 or AMX), then rescores in fp32
+every snippet whose fast score lies within `FAST_MARGINS["bf16"]` of the threshold in
+log-odds.  A fast score further than the margin from the threshold is on the same side
+as its fp32 score, so every flag decision is the one fp32 would make; only the scores
+move, by the measured error.  Other CPUs score in fp32: int8 dynamic quantization was
+measured and rejected (see `FAST_MARGINS`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,15 @@ from highstakes.models.embedded import resolve
 
 META_FILE = "highstakes.json"
 POSITIVE_INDEX = 1  # label id of the positive ("yes", injurious) class
+
+# How far from the threshold (in log-odds) a fast score is not trusted and the snippet is
+# rescored in fp32.  bf16: the largest bf16-vs-fp32 difference measured on 1,024 demo
+# snippets with the demo's trained MiniLM (runs/demo/round-0/model, AMD EPYC with
+# AVX512-BF16) was 0.098 log-odds (99th percentile 0.039); 0.25 is 2.5x the largest and
+# six times the 99th percentile.  int8 dynamic quantization (torch.ao, per-tensor) was
+# measured on the same snippets and rejected: errors up to 4.1 log-odds (99th percentile
+# 2.1), so a safe margin would rescore most snippets; without bf16 the fast path is fp32.
+FAST_MARGINS = {"bf16": 0.25, "fp32": 0.0}
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -85,9 +102,8 @@ class Classifier:
             device=device,
         )
 
-    def save(self, folder: str | Path, light: bool = True) -> Path:
-        """Save in Hugging Face format plus `highstakes.json` (threshold, metadata) and, with
-        `light`, a TorchScript copy for fast command-line scoring (`models.light`)."""
+    def save(self, folder: str | Path) -> Path:
+        """Save in Hugging Face format plus `highstakes.json` (threshold, metadata)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder)
@@ -98,10 +114,6 @@ class Classifier:
             "metadata": self.metadata,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-        if light:
-            from highstakes.models.light import export_torchscript
-
-            export_torchscript(folder, self.max_length)
         return folder
 
     # ---- encoding and scoring -----------------------------------------------------------
@@ -116,12 +128,23 @@ class Classifier:
             return_tensors="pt" if padding else None,
         )
 
-    def logits(self, batch: dict[str, torch.Tensor], fast: bool = False) -> torch.Tensor:
+    def fast_kind(self) -> str:
+        """What `fast` scoring uses here: "bf16" (GPU, or a CPU with native bf16) or "fp32"."""
+        return "bf16" if self.device.type == "cuda" or bf16_is_fast(self.device) else "fp32"
+
+    def fast_margin(self) -> float:
+        """Log-odds distance from the threshold within which a fast score is rescored."""
+        return FAST_MARGINS[self.fast_kind()]
+
+    def logits(
+        self, batch: dict[str, torch.Tensor], fast: bool = False, kind: str | None = None
+    ) -> torch.Tensor:
         """Forward one padded batch; (B, n_labels) float32 logits.  bf16 autocast on a GPU
-        always, and on a CPU with native bf16 when `fast` (about 1.7x faster on 2 cores,
-        probabilities within ~1e-3 of fp32): for interactive menus, not for measurement."""
+        always, and on a CPU with native bf16 when `fast` (`kind` "bf16" forces it, for
+        measurement; "fp32" turns it off)."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        if self.device.type == "cuda" or (fast and bf16_is_fast(self.device)):
+        kind = kind or (self.fast_kind() if fast else "fp32")
+        if self.device.type == "cuda" or kind == "bf16":
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self.model(**batch).logits.float()
         return self.model(**batch).logits.float()
@@ -133,8 +156,10 @@ class Classifier:
         batch_size: int = 64,
         on_batch: Callable[[int], None] | None = None,
         fast: bool = False,
+        kind: str | None = None,
     ) -> np.ndarray:
-        """Probability of the positive class for each snippet, in input order."""
+        """Probability of the positive class for each snippet, in input order.  `fast`
+        scores are within the measured error of fp32's; see `score_decisive`."""
         if not snippets:
             return np.zeros(0, dtype=np.float64)
         self.model.eval()
@@ -146,11 +171,31 @@ class Classifier:
             idx = order[start : start + batch_size]
             features = [{k: encoded[k][i] for k in encoded} for i in idx]
             batch = self.tokenizer.pad(features, return_tensors="pt")
-            probs = torch.softmax(self.logits(batch, fast), dim=-1)[:, POSITIVE_INDEX]
+            probs = torch.softmax(self.logits(batch, fast, kind), dim=-1)[:, POSITIVE_INDEX]
             out[idx] = probs.cpu().numpy()
             if on_batch:
                 on_batch(len(idx))
         return out
+
+    def score_decisive(
+        self,
+        snippets: Sequence[Snippet],
+        batch_size: int = 64,
+        threshold: float | None = None,
+        on_batch: Callable[[int], None] | None = None,
+        kind: str | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Fast scores whose flag decisions at `threshold` (default: the saved one) are the
+        ones fp32 makes: every snippet whose fast score lies within the margin of the
+        threshold is rescored in fp32.  Returns the scores and how many were rescored."""
+        threshold = self.threshold if threshold is None else threshold
+        kind = kind or self.fast_kind()
+        scores = self.score(snippets, batch_size, on_batch, fast=True, kind=kind)
+        distance = np.abs(log_odds(scores) - log_odds(threshold))
+        near = np.flatnonzero(distance < FAST_MARGINS[kind])
+        if near.size:
+            scores[near] = self.score([snippets[int(i)] for i in near], batch_size)
+        return scores, int(near.size)
 
     def score_one(self, prompt: str, completion: str) -> float:
         return float(self.score([Snippet(prompt, completion)])[0])
@@ -158,3 +203,9 @@ class Classifier:
     def flags(self, scores: np.ndarray) -> np.ndarray:
         """True where a snippet is flagged (score at or above the threshold)."""
         return np.asarray(scores) >= self.threshold
+
+
+def log_odds(p: np.ndarray | float) -> np.ndarray:
+    """log(p / (1 - p)), with p clipped away from 0 and 1."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return np.asarray(np.log(p) - np.log1p(-p))
