@@ -22,9 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from highstakes.attacks.candidates.base import CandidateSource, EditKind, Proposal
+from highstakes.attacks.candidates.base import CandidateSource, EditKind
 from highstakes.attacks.constraints.grammar import Grammaticality, Judgement
 from highstakes.attacks.text import Edit, Field, apply_edit, words_of
+from highstakes.attacks.transformation import propose_all
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 
@@ -148,14 +149,12 @@ class SubstitutionMenu:
         limit = len(words) if kind == "insert" else len(words) - 1
         if not 0 <= index <= limit:
             raise IndexError(f"{field} has no {'gap' if kind == 'insert' else 'word'} {index}")
-        proposals: dict[str, Proposal] = {}  # as `propose_all`, each source with its own k
-        for source in self.sources:
-            k = self.k_by_source.get(source.name, self.k_per_source)
-            for p in source.propose(snippet, field, index, kind, k):
-                proposals.setdefault(p.word.lower(), p)
+        proposals = propose_all(
+            self.sources, snippet, field, index, kind, self.k_per_source, self.k_by_source
+        )
         original = words[index].text if kind == "replace" else ""
         offers = []
-        for p in proposals.values():
+        for p in proposals:
             edit = Edit(field, kind, index, p.word, original)
             offers.append(_Offer(p.word, p.source, p.prior, edit, apply_edit(snippet, edit)))
         if kind == "replace":

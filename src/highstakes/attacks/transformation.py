@@ -3,7 +3,7 @@ any mix of candidate sources; positions are visited in order of saliency."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from highstakes.attacks.base import Candidate
@@ -23,12 +23,15 @@ def propose_all(
     index: int,
     kind: EditKind,
     k: int,
+    k_by_source: Mapping[str, int] | None = None,
 ) -> list[Proposal]:
-    """Up to `k` proposals from each source, de-duplicated (first source wins)."""
+    """Up to `k` proposals from each source (`k_by_source[source.name]` where given),
+    de-duplicated (first source wins)."""
     seen: set[str] = set()
     out: list[Proposal] = []
     for source in sources:
-        for p in source.propose(snippet, field, index, kind, k):
+        limit = (k_by_source or {}).get(source.name, k)
+        for p in source.propose(snippet, field, index, kind, limit):
             if p.word.lower() not in seen:
                 seen.add(p.word.lower())
                 out.append(p)
