@@ -4,7 +4,9 @@ One screen per step: build batches, weighted cross-entropy (+ SiFT), clip, step,
 evaluate on the validation split each epoch; keep the best model by validation AUROC;
 checkpoint every epoch so a killed run resumes where it stopped; stop early when AUROC
 has not improved for `patience` epochs.  Every source of randomness is seeded per epoch,
-so a resumed run follows the same path as an uninterrupted one.
+so a resumed run follows the same path as an uninterrupted one, on the same kind of CPU
+with the same number of torch threads (another thread count or CPU sums floats in another
+order, and the run then drifts apart like another seed).
 
 Checkpoints live beside the model folder, never in it: training into `OUT` keeps
 `OUT.checkpoint/` (`state.pt`: model, optimizer, scheduler and loop state; `best/`: the
