@@ -1,5 +1,5 @@
-"""benchmarks/estimation.py's core on a tiny synthetic (score, label) set: the pool it
-builds, the bound, and the figures it reports."""
+"""benchmarks/estimation.py's core on a tiny synthetic (score, label) set: the pool
+`evaluation.pools` builds, the bound, and the figures the benchmark reports."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from scipy import special
 
 from highstakes.evaluation.importance import SimulatedPool
+from highstakes.evaluation.pools import ScoredSet, bound, kernel_pool
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "estimation.py"
 
@@ -27,18 +28,18 @@ def estimation() -> ModuleType:
     return module
 
 
-def scored_set(estimation: ModuleType, seed: int, n_harmless: int, n_injurious: int) -> object:
+def scored_set(seed: int, n_harmless: int, n_injurious: int) -> ScoredSet:
     """Binormal logits, the threshold flagging 95% of the injurious ones."""
     rng = np.random.default_rng(seed)
     logits = np.concatenate([rng.normal(-3, 2, n_harmless), rng.normal(3, 2, n_injurious)])
     injurious = np.arange(logits.size) >= n_harmless
     threshold = float(special.expit(np.quantile(logits[injurious], 0.05)))
-    return estimation.ScoredSet(special.expit(logits), injurious, threshold)
+    return ScoredSet(special.expit(logits), injurious, threshold)
 
 
-def test_kernel_pool_has_the_asked_failure_rate(estimation: ModuleType) -> None:
-    data = scored_set(estimation, 0, 300, 200)
-    drawn = estimation.kernel_pool(data, 100_000, 2e-3, np.random.default_rng(1))
+def test_kernel_pool_has_the_asked_failure_rate() -> None:
+    data = scored_set(0, 300, 200)
+    drawn = kernel_pool(data, 100_000, 2e-3, np.random.default_rng(1))
     pool = drawn.pool
     assert pool.scores.size == 100_000 and pool.failures.sum() == 200
     assert pool.threshold == pytest.approx(data.threshold)
@@ -50,9 +51,7 @@ def test_kernel_pool_has_the_asked_failure_rate(estimation: ModuleType) -> None:
     assert r.mean() == pytest.approx(2e-3, rel=0.1)
 
 
-def test_bound_is_one_over_the_accepted_share_when_failures_are_spread_evenly(
-    estimation: ModuleType,
-) -> None:
+def test_bound_is_one_over_the_accepted_share_when_failures_are_spread_evenly() -> None:
     # Half the pool accepted, failures spread evenly over it: a score-only design can do
     # no better than skip the rejected half, so it needs half the labels.
     rng = np.random.default_rng(2)
@@ -60,12 +59,12 @@ def test_bound_is_one_over_the_accepted_share_when_failures_are_spread_evenly(
     pool = SimulatedPool(scores=scores, injurious=rng.random(scores.size) < 0.02, threshold=0.5)
     mu = pool.failure_rate
     r = np.where(scores < 0.5, mu / np.mean(scores < 0.5), 0.0)
-    assert estimation.bound(pool, r) == pytest.approx(1 / np.mean(scores < 0.5), rel=0.02)
+    assert bound(pool, r) == pytest.approx(1 / np.mean(scores < 0.5), rel=0.02)
 
 
 def test_core_reports_ratios_within_the_bound(estimation: ModuleType, tmp_path: Path) -> None:
-    population = scored_set(estimation, 3, 300, 200)
-    calibration = scored_set(estimation, 4, 150, 80)
+    population = scored_set(3, 300, 200)
+    calibration = scored_set(4, 150, 80)
     out = str(tmp_path / "e.json")
     args = estimation.parse_args(
         ["--model", "unused", "--out", out, "--pool", "100000", "--reps", "300"]
