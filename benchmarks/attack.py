@@ -13,10 +13,16 @@ Writes {"success_rate", "queries_per_success", "mean_fluency_change", "saliency_
 
 The menu figures are click-to-menu times through the studio's `ScoringService` (its tool
 thread, one torch thread): `menu_p95_ms` on the highlighted (most salient) words once the
-prefetch that loading a snippet starts has run, `menu_any_word_*` on any word after it,
+prefetch that loading a snippet starts has their menus ready, `menu_any_word_*` on any
+completion word after that (the prefetch of the other words goes on meanwhile),
 `menu_no_prefetch_*` and `menu_cold_*` without prefetch (cold: the first click on a new
-text).  Run it on a quiet machine: with other work on the 2 cores the times grow (the
-load average is written beside them).
+text).  Two more follow a person's clicks from the moment a snippet loads:
+`menu_human_pace_*` clicks any word of the snippet (prompt or completion; `_completion_`
+those of the completion) first 2-3 s after it loads, then one every 1.2-1.8 s;
+`menu_immediate_*` clicks one word at once and two more each as soon as the menu before
+shows.  `menu_click_wait_*` is how long those clicks waited for the tool thread (one
+step of a menu computed ahead, in flight).  Run it on a quiet machine: with other work
+on the 2 cores the times grow (the load average is written beside them).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from highstakes.attacks import recipes
 from highstakes.attacks.constraints.similarity import SentenceEncoder
 from highstakes.attacks.run import attack_examples, attack_metrics
 from highstakes.attacks.saliency import SaliencyMethod, word_saliency
-from highstakes.attacks.text import words_of
+from highstakes.attacks.text import Field, words_of
 from highstakes.data.demo import load_demo
 from highstakes.data.records import Label, Snippet
 from highstakes.data.splits import assign_splits
@@ -108,8 +114,12 @@ async def _timed(service: ScoringService, snippet: Snippet, index: int) -> tuple
     return (time.perf_counter() - t0) * 1000, items
 
 
-def _forget(menu: Any) -> None:
-    """Empty the menu cache and the LM's cache of texts: the next click is a cold one."""
+def _forget(service: ScoringService, menu: Any) -> None:
+    """Stop the prefetch of the text before and empty the menu cache and the LM's cache of
+    texts: the next click is a cold one."""
+    service.prefetch_menus("bench", Snippet("", ""), [])  # a new text: the old one's go
+    while service._tool_worker.pending():
+        time.sleep(0.005)
     menu.clear()
     for source in menu.sources:
         getattr(source, "_cache", {}).clear()
@@ -128,12 +138,14 @@ async def _menu_latency(
     anyword: list[float] = []  # clicks on any word, after the prefetch
     ready_first: list[float] = []  # seconds from load to the top word's menu ready
     ready_all: list[float] = []  # ... to every prefetched menu ready
+    human: list[tuple[float, str, bool]] = []  # ms, field, from the cache
+    immediate: list[tuple[float, str, bool]] = []
     sizes: list[int] = []
     n_fluent: list[int] = []
     for s in snippets:
         slots = [w.index for w in words_of(s.completion, "completion") if w.is_alpha]
         # without prefetch: the first click on a text reads it with the LM as well
-        _forget(menu)
+        _forget(service, menu)
         for n, i in enumerate(rng.sample(slots, min(3, len(slots)))):
             ms, items = await _timed(service, s, i)
             (cold if n == 0 else unfetched).append(ms)
@@ -141,12 +153,9 @@ async def _menu_latency(
             n_fluent.append(sum(item.fluent for item in items))
         # with prefetch, as the studio does when the snippet loads: saliency, then the
         # menus of the most salient words on the tool thread; clicks once they are ready
-        _forget(menu)
+        _forget(service, menu)
         t0 = time.perf_counter()
-        found, _ = await service.run_tool(lambda t, s=s: word_saliency(t.classifier, s))
-        ranked = sorted((w for w in found if w.word.is_alpha), key=lambda w: -w.score)
-        positions = [(w.word.field, w.word.index) for w in ranked]
-        service.prefetch_menus("bench", s, positions)
+        positions = await _load(service, s)
         fetched = positions[: service.prefetch_words]
         while menu.peek(s, *fetched[0]) is None:
             await asyncio.sleep(0.005)
@@ -159,8 +168,14 @@ async def _menu_latency(
             salient.append((await _timed(service, s, i))[0])
         for i in rng.sample(slots, min(3, len(slots))):
             anyword.append((await _timed(service, s, i))[0])
+        # a person: clicks from the moment the snippet loads, then at once
+        _forget(service, menu)
+        human.extend(await _human_clicks(service, s, rng))
+        _forget(service, menu)
+        immediate.extend(await _immediate_clicks(service, s, rng))
         if len(salient) >= runs:
             break
+    waits = service.click_waits_ms()
     await service.stop()
 
     def pct(values: list[float], q: float) -> float:
@@ -185,6 +200,82 @@ async def _menu_latency(
         "menu_median_items": float(np.median(sizes)),
         "menu_median_fluent_items": float(np.median(n_fluent)),
         "menu_tool_threads": service._tool_worker.threads,
+        **_person_figures("menu_human_pace", human),
+        **_person_figures("menu_immediate", immediate),
+        # how long clicks not served from the cache waited for the tool thread: one step
+        # (proposals, LM batch or classifier batch) of a menu being computed ahead, at most
+        "menu_click_wait_median_ms": pct(waits, 50),
+        "menu_click_wait_p95_ms": pct(waits, 95),
+        "menu_click_wait_max_ms": max(waits),
+        "menu_preempted_steps": service._tool_worker.n_preempted,  # done again after a click
+        "menu_background_words": "all",
+    }
+
+
+async def _load(service: ScoringService, s: Snippet) -> list[tuple[Field, int]]:
+    """What the studio does when a snippet loads: saliency on the tool thread, then the
+    prefetch of every word's menu, most salient first.  The words, most salient first."""
+    found, _ = await service.run_tool(lambda t: word_saliency(t.classifier, s))
+    ranked = sorted((w for w in found if w.word.is_alpha), key=lambda w: -w.score)
+    positions = [(w.word.field, w.word.index) for w in ranked]
+    service.prefetch_menus("bench", s, positions)
+    return positions
+
+
+async def _click(
+    service: ScoringService, s: Snippet, field: Field, index: int
+) -> tuple[float, str, bool]:
+    """A click on a word: (ms to its menu, field, served from the cache)."""
+    kept = service.tools.menu.peek(s, field, index) is not None  # type: ignore[union-attr]
+    t0 = time.perf_counter()
+    await service.menu(s, field, index)
+    return (time.perf_counter() - t0) * 1000, field, kept
+
+
+def _words(s: Snippet) -> list[tuple[Field, int]]:
+    return [
+        (field, w.index)
+        for field in ("prompt", "completion")
+        for w in words_of(getattr(s, field), field)  # type: ignore[arg-type]
+        if w.is_alpha
+    ]
+
+
+async def _human_clicks(
+    service: ScoringService, s: Snippet, rng: random.Random, n: int = 5
+) -> list[tuple[float, str, bool]]:
+    """`n` clicks on words of `s` at a person's pace: the first 2-3 s after the snippet
+    loads (it is read first), then one every 1.2-1.8 s (the menu read, a word chosen)."""
+    t0 = time.perf_counter()
+    await _load(service, s)
+    out = []
+    due = t0 + rng.uniform(2.0, 3.0)
+    for field, index in rng.sample(_words(s), n):
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        out.append(await _click(service, s, field, index))
+        due = time.perf_counter() + rng.uniform(1.2, 1.8)
+    return out
+
+
+async def _immediate_clicks(
+    service: ScoringService, s: Snippet, rng: random.Random, n: int = 3
+) -> list[tuple[float, str, bool]]:
+    """`n` clicks from the moment the words show (saliency answered), each as soon as the
+    menu before it shows: the least a prefetch can have done."""
+    await _load(service, s)
+    return [await _click(service, s, f, i) for f, i in rng.sample(_words(s), n)]
+
+
+def _person_figures(name: str, clicks: list[tuple[float, str, bool]]) -> dict[str, Any]:
+    ms = [c[0] for c in clicks]
+    completion = [c[0] for c in clicks if c[1] == "completion"]
+    return {
+        f"{name}_median_ms": float(np.percentile(ms, 50)),
+        f"{name}_p95_ms": float(np.percentile(ms, 95)),
+        f"{name}_completion_median_ms": float(np.percentile(completion, 50)),
+        f"{name}_completion_p95_ms": float(np.percentile(completion, 95)),
+        f"{name}_from_cache_rate": float(np.mean([c[2] for c in clicks])),
+        f"{name}_clicks": len(clicks),
     }
 
 

@@ -68,6 +68,34 @@ def test_fluency_change_is_zero_for_the_original_word(tiny_lm: CausalLM) -> None
     assert inserted[0] < 0  # adding a word always costs its own probability
 
 
+def test_span_fluency_matches_the_lm_reading_the_whole_edited_text(tiny_lm: CausalLM) -> None:
+    """The batched reading after the cached text (only the rows that predict a token go
+    through the output layer) gives the log-likelihood a plain pass over the edited text
+    gives, for words of one and of several tokens."""
+    source = LanguageModelProposals(tiny_lm)
+    texts = ["arm", "broken glass", "zzzq"]
+    found = source.span_fluency(S, "completion", 3, "replace", texts, right_window=4)
+    right = source._slot(source._analyse(source._text(S)), S, "completion", 3, "replace", 1, 4)
+
+    def log_likelihood(word: str) -> tuple[float, float]:
+        """log p of `word`'s tokens and of the next 4 original tokens, one full pass."""
+        before = source._text(S)[: len(S.prompt) + 1 + S.completion.index("hand")]
+        start = tiny_lm.tokenizer.bos_token_id
+        prefix = [start, *tiny_lm.tokenizer(before.rstrip(), add_special_tokens=False)["input_ids"]]
+        own = tiny_lm.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prefix + own + right.right])
+        with torch.inference_mode():
+            lp = torch.log_softmax(tiny_lm.model(input_ids=ids).logits[0].float(), -1)
+        read = [float(lp[i - 1, ids[0, i]]) for i in range(len(prefix), ids.shape[1])]
+        return sum(read[: len(own)]), sum(read[len(own) :])
+
+    base = log_likelihood("hand")
+    for text, change in zip(texts, found, strict=True):
+        own, after = log_likelihood(text)
+        assert change.words == pytest.approx(own - base[0], abs=1e-3)
+        assert change.right == pytest.approx(after - base[1], abs=1e-3)
+
+
 def test_masked_lm_proposals(tmp_path: Path, tiny_model_dir: Path) -> None:
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)

@@ -30,6 +30,32 @@ def test_menu_scores_every_item_and_sorts(tiny_classifier: Classifier, tiny_lm: 
     assert inserts and all(i.edit.kind == "insert" for i in inserts)
 
 
+def test_menu_steps_pause_twice_and_give_the_menu(
+    tiny_classifier: Classifier, tiny_lm: CausalLM
+) -> None:
+    """Built in steps (proposals, the grammar judge, the classifier's batch), a menu is the
+    one `build` gives, and it is kept for the next click."""
+    from highstakes.attacks.constraints.grammar import Grammaticality
+
+    proposals = LanguageModelProposals(tiny_lm)
+    sources = [proposals, EmbeddingNeighbours(tiny_classifier)]
+    menu = SubstitutionMenu(tiny_classifier, sources, grammar=Grammaticality(proposals))
+    steps = menu.menu_steps(S, "completion", 2)
+    pauses = 0
+    while True:
+        try:
+            next(steps)
+            pauses += 1
+        except StopIteration as done:
+            items = done.value
+            break
+    assert pauses == 2
+    assert menu.peek(S, "completion", 2) is items
+    built = menu.build(S, "completion", 2)
+    assert [(i.word, i.fluent) for i in items] == [(i.word, i.fluent) for i in built]
+    assert [i.score for i in items] == pytest.approx([i.score for i in built], abs=1e-6)
+
+
 def test_menu_refuses_positions_that_do_not_exist(tiny_classifier: Classifier) -> None:
     menu = SubstitutionMenu(tiny_classifier, [EmbeddingNeighbours(tiny_classifier)])
     with pytest.raises(IndexError):

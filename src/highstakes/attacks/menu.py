@@ -10,15 +10,17 @@ the menu up to `min_items`, below the fluent ones.  Only the edits shown are
 scored, all in one batch on the classifier's fast path.
 
 Menus are kept by text and place in a small LRU, so a menu computed ahead of the click
-(`ScoringService.prefetch_menus`, for the most salient words of a snippet the attacker
-is looking at) is served at once.
+(`ScoringService.prefetch_menus`: the words of the snippet the attacker is looking at,
+most salient first) is served at once.  `menu_steps` builds a menu in three steps (the
+proposals, the grammar judge's LM batch, the classifier's batch) and pauses between
+them, so that a click can go before the rest of a menu computed ahead of it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,10 @@ class MenuItem:
     snippet: Snippet
     fluency: float | None = None  # LM log-likelihood change of the edited stretch, nats
     fluent: bool = True  # the grammar judge's verdict (True without a judge)
+
+
+# A menu being built: yields (None) where it may pause, returns the menu.
+MenuSteps = Generator[None, None, list[MenuItem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +117,17 @@ class SubstitutionMenu:
         self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
     ) -> list[MenuItem]:
         """The menu for one slot: from the cache, or built and kept there."""
+        return run_steps(self.menu_steps(snippet, field, index, kind))
+
+    def menu_steps(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
+    ) -> MenuSteps:
+        """`menu`, pausing between the steps of a build (see the module notes)."""
         items = self.cached(snippet, field, index, kind)
         if items is not None:
             return items
         self.misses += 1
-        items = self.build(snippet, field, index, kind)
+        items = yield from self.build_steps(snippet, field, index, kind)
         with self._lock:
             self._cache[self.key(snippet, field, index, kind)] = items
             while len(self._cache) > self.cache_size:
@@ -127,15 +139,23 @@ class SubstitutionMenu:
     ) -> list[MenuItem]:
         """All sources' proposals for one slot, judged, the shown ones scored in one batch;
         fluent first, then lowest score first."""
+        return run_steps(self.build_steps(snippet, field, index, kind))
+
+    def build_steps(
+        self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"
+    ) -> MenuSteps:
+        """`build`, pausing after the proposals and after the grammar judge."""
         offers = self._offers(snippet, field, index, kind)
         if not offers:
             return []
+        yield
         if self.grammar is None:
             judged = [(o, Judgement(None, None, None, True)) for o in offers]
         else:
             verdicts = self.grammar.judge(snippet, [o.edit for o in offers])
             judged = list(zip(offers, verdicts, strict=True))
         shown = self._choose(judged)
+        yield
         scores = self.classifier.score([o.snippet for o, _ in shown], fast=True)
         items = [
             MenuItem(o.word, o.source, o.prior, float(s), o.edit, o.snippet, j.fluency, j.fluent)
@@ -179,3 +199,12 @@ class SubstitutionMenu:
         if len(fluent) > self.max_items:
             fluent = sorted(fluent, key=badness)[: self.max_items]
         return fluent + rest[: max(0, self.min_items - len(fluent))]
+
+
+def run_steps(steps: MenuSteps) -> list[MenuItem]:
+    """Run a menu's steps without pausing; its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value

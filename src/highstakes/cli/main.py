@@ -9,7 +9,18 @@ import warnings
 
 import typer
 
-from highstakes.cli import attack, calibrate, data, evaluate, generate, loop, score, studio, train
+from highstakes.cli import (
+    attack,
+    calibrate,
+    data,
+    evaluate,
+    generate,
+    head,
+    loop,
+    score,
+    studio,
+    train,
+)
 
 app = typer.Typer(
     name="highstakes",
@@ -24,6 +35,7 @@ app.command("loop")(loop.loop_command)
 app.command("score")(score.score_command)
 app.command("attack")(attack.attack_command)
 app.command("generate")(generate.generate_command)
+app.add_typer(head.app, name="head")
 app.command("calibrate")(calibrate.calibrate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(studio.app, name="studio")

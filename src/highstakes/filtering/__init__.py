@@ -3,7 +3,10 @@
 `base` holds what the parts share (the `Generator` protocol and `Usage`); generator
 backends live in `generators` (the OpenAI-compatible endpoint and `load_generator`,
 torch-free) and `local` (Hugging Face models in this process); `filter` holds the
-rejection sampler and its cost report.
+rejection sampler and its cost report.  The head on the generator's own states lives in
+`features` (hidden states per completion token), `head` (the probe, its threshold under
+the streaming rule) and `streaming` (the sampler that scores while it generates); they
+import torch, so they are imported from there, not here.
 """
 
 from highstakes.filtering.base import Generator, Usage

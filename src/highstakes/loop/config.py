@@ -8,6 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from highstakes.filtering.head import HeadConfig
 from highstakes.training.lat import LatConfig
 from highstakes.training.sift import SiftConfig
 from highstakes.training.trainer import TrainConfig
@@ -84,6 +85,9 @@ class LoopConfig:
     heldout: AttackConfig | None = None  # a recipe used only to evaluate, never to train
     label: LabelConfig = field(default_factory=LabelConfig)
     studio: StudioConfig = field(default_factory=StudioConfig)
+    # a head on the generator's states, trained and evaluated each round (off by default:
+    # it is not part of the demo's budget)
+    head: HeadConfig = field(default_factory=HeadConfig)
 
 
 SECTIONS: dict[str, type] = {
@@ -93,6 +97,7 @@ SECTIONS: dict[str, type] = {
     "heldout": AttackConfig,
     "label": LabelConfig,
     "studio": StudioConfig,
+    "head": HeadConfig,
 }
 
 
@@ -143,6 +148,10 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
         config.train.lat_config.check()
     except ValueError as exc:
         raise ValueError(f"{where} [train.lat_config]: {exc}") from None
+    try:
+        config.head.check()
+    except ValueError as exc:
+        raise ValueError(f"{where} [head]: {exc}") from None
     check_labeler(config, where)
     return config
 

@@ -48,6 +48,11 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if ext:
             entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
+        head = r.get("head") or {}  # [head] enabled: its figures under the streaming rule
+        for where in ("test", "external"):
+            if where in head:
+                names = ("auroc", "recall", "false_positive_rate")
+                entry |= {f"head_{where}_{k}": head[where][k] for k in names}
         out.append(entry)
     return out
 

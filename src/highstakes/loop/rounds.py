@@ -90,6 +90,7 @@ class Loop:
         trained = self.stage(r, "train", train)
         calibration = self.stage(r, "calibrate", lambda: stages.calibration(trained, cfg.train))
         evaluation = self.stage(r, "evaluate", lambda: self.evaluate(r))
+        head = self.stage(r, "head", lambda: self.head(r)) if cfg.head.enabled else None
         attacks = self.stage(r, "attack", lambda: self.attack(r))
         if cfg.studio.enabled and r < cfg.rounds:
             self.stage(r, "studio", lambda: self.people(r))
@@ -101,8 +102,24 @@ class Loop:
             "training": training,
             "calibration": calibration,
             "evaluation": evaluation,
+            **({"head": head} if head is not None else {}),
             **summary,
         }
+
+    def head(self, r: int) -> dict[str, Any]:
+        """A head on the generator's states, trained on the round's training data (the
+        adversarial examples so far once each) and measured like the classifier."""
+        from highstakes.models.generator import CausalLM
+
+        spec = self.config.head
+        key = "lm" if spec.model == "embedded-smollm2" else f"lm:{spec.model}"
+        if key not in self.models:  # the attacks' word proposer, when it is the same LM
+            self.models[key] = CausalLM.from_pretrained(spec.model)
+        train = [*self.splits["train"], *self.adversarial_so_far(r)]
+        return stages.head_round(
+            self.config, self.models[key], train, self.splits["valid"], self.splits["test"],
+            self.external, self.project.round_dir(r) / "head", self.progress,
+        )  # fmt: skip
 
     def evaluate(self, r: int) -> dict[str, Any]:
         """The version on the test split and, when configured, on the external set."""

@@ -2,10 +2,13 @@
 
 Concurrent score requests wait a few milliseconds on a queue and are scored together in
 one forward pass, which is what keeps p95 latency flat when thirty attackers type at
-once.  Menus and saliency run on their own worker thread so a menu never sits in the
-score queue; on that thread a click's menu goes before the menus computed ahead of
-clicks (`prefetch_menus`: the most salient words of the text an attacker is looking at),
-and a prefetch for an attacker's new text drops what was left of their old one.
+once.  Menus and saliency run on their own thread (`tool_thread.ToolWorker`) so a menu
+never sits in the score queue.  On that thread the menus of the text an attacker is
+looking at are computed ahead of their clicks (`prefetch_menus`): the most salient words
+first, then, while no click waits, every other word in order of saliency; a click goes
+before all of them and waits for at most one step of one menu in flight; a click on a
+word whose menu is being computed ahead takes that computation over; and a prefetch for
+an attacker's new text drops what was left of their old one.
 `swap` replaces the classifier between batches: a batch already running finishes on the
 old version, the next one uses the new, and no request is dropped.
 """
@@ -13,17 +16,17 @@ old version, the next one uses the new, and no request is dropped.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import queue
-import threading
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from highstakes.attacks.text import Field
 from highstakes.data.records import Snippet
+from highstakes.studio.services.tool_thread import BACKGROUND, LIVE, PREFETCH, ToolJob, ToolWorker
+
+__all__ = ["BACKGROUND", "LIVE", "PREFETCH", "ScoringService", "Tools", "build_menu"]
 
 log = logging.getLogger(__name__)
 
@@ -107,55 +110,6 @@ def load_tools(
 WARM_UP = Snippet("Tom ran to the barn. It was late. The dog barked.", "He slipped on the ice.")
 
 
-LIVE, PREFETCH = 0, 1  # tool-thread priorities: lower runs first
-
-
-class _ToolWorker:
-    """One thread that runs tool jobs (menus, saliency) lowest priority number first, in
-    arrival order within a priority.  One thread, because two would only share the same
-    CPU cores and both answer later.
-
-    Its torch ops run on `threads` cores (torch's setting is per thread).  One by default:
-    beside the score thread, or a training job, two OpenMP threads wait at every op's
-    barrier for a core the other work holds; on 2 busy cores a menu took 9.9 s median with
-    two threads and 0.5 s with one (the numbers in benchmarks/attack.py's notes)."""
-
-    def __init__(self, threads: int = 1) -> None:
-        self.threads = threads
-        self._jobs: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name="menu", daemon=True)
-        self._thread.start()
-
-    def submit(self, fn: Callable[[], Any], priority: int) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._jobs.put((priority, next(self._order), (fn, future)))
-        return future
-
-    def pending(self) -> int:
-        return self._jobs.qsize()
-
-    def _run(self) -> None:
-        import torch
-
-        torch.set_num_threads(self.threads)
-        while True:
-            _, _, job = self._jobs.get()
-            if job is None:
-                return
-            fn, future = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # the caller sees it; the thread goes on
-                future.set_exception(exc)
-
-    def shutdown(self) -> None:
-        self._jobs.put((-1, -1, None))  # before anything still queued
-        self._thread.join(timeout=30)
-
-
 @dataclass
 class _Request:
     snippet: Snippet
@@ -170,16 +124,19 @@ class ScoringService:
         max_wait_ms: float = 4.0,
         prefetch_words: int = 10,
         tool_threads: int = 1,
+        background_words: int | None = None,
     ) -> None:
         self.tools = tools
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
-        self.prefetch_words = prefetch_words  # menus computed ahead per text, most salient
+        self.prefetch_words = prefetch_words  # menus computed ahead first: most salient
+        self.background_words = background_words  # then the rest up to this many (None: all)
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._score_pool = ThreadPoolExecutor(1, thread_name_prefix="score")
-        self._tool_worker = _ToolWorker(tool_threads)
-        self._prefetch_round: dict[Hashable, int] = {}  # per attacker: their latest text
+        self._tool_worker = ToolWorker(tool_threads)
+        self._viewing: dict[Hashable, tuple[Tools, Snippet]] = {}  # per attacker: latest text
+        self._menu_jobs: dict[tuple[int, Any], ToolJob] = {}  # menus queued or being built
         self.batches = 0
 
     async def start(self) -> None:
@@ -237,45 +194,81 @@ class ScoringService:
     async def run_tool(self, fn: Callable[[Tools], Any], priority: int = LIVE) -> tuple[Any, Tools]:
         """Run `fn(tools)` (a menu, saliency) on the tool thread."""
         tools = self.tools
-        result = await asyncio.wrap_future(self._tool_worker.submit(lambda: fn(tools), priority))
-        return result, tools
+        job = self._tool_worker.submit(lambda: fn(tools), priority)
+        return await asyncio.wrap_future(job.future), tools
 
     async def menu(
         self, snippet: Snippet, field: Field, index: int, kind: str = "replace"
     ) -> tuple[Any, Tools]:
-        """A click's menu: a kept one at once, without queueing behind a running
-        prefetch; otherwise built on the tool thread before any prefetch."""
+        """A click's menu: a kept one at once; one being computed ahead, taken over at the
+        click's priority; otherwise built on the tool thread before any prefetch."""
         tools, menu = self.tools, self.tools.menu
         if menu is None:
             raise LookupError("menu: this classifier version has none")
         items = menu.cached(snippet, field, index, kind)
         if items is None:
-            future = self._tool_worker.submit(lambda: menu.menu(snippet, field, index, kind), LIVE)
-            items = await asyncio.wrap_future(future)
+            job = self._menu_job(menu, snippet, field, index, kind, LIVE, None)
+            items = await asyncio.wrap_future(job.future)
         return items, tools
+
+    def click_waits_ms(self) -> list[float]:
+        """For each click that was not served from the cache, how long it waited for the
+        tool thread (a step of a menu in flight, other clicks), ms."""
+        return [1000 * w for w in self._tool_worker.live_waits]
 
     def prefetch_menus(
         self, owner: Hashable, snippet: Snippet, positions: Sequence[tuple[Field, int]]
     ) -> None:
-        """Compute the replacement menus at `positions` (most salient first) behind every
-        live request; `owner`'s earlier prefetches that have not started are dropped, as
-        their text is no longer on the attacker's screen."""
+        """Compute the replacement menus at `positions` (most salient first) while no
+        click waits: the first `prefetch_words` before any other attacker's remaining
+        words, the rest after.  `owner`'s earlier prefetches are dropped, even halfway, as
+        their text is no longer on the attacker's screen (unless it is this one again)."""
         tools, menu = self.tools, self.tools.menu
         if menu is None:
             return
-        this_round = self._prefetch_round.get(owner, 0) + 1
-        self._prefetch_round[owner] = this_round
+        self._viewing[owner] = (tools, snippet)
 
-        def job(field: Field, index: int) -> Callable[[], None]:
-            def run() -> None:
-                if self._prefetch_round.get(owner) != this_round or tools is not self.tools:
-                    return  # a newer text, or a newer classifier: nobody will click this
-                try:
-                    menu.menu(snippet, field, index, "replace")
-                except Exception:  # a prefetch only saves time; a click reports errors
-                    log.exception("menu prefetch failed")
+        def wanted() -> bool:
+            viewing = self._viewing.get(owner)
+            return (
+                viewing is not None
+                and viewing[0] is tools
+                and viewing[1] == snippet
+                and tools is self.tools  # not when a newer classifier came in
+            )
 
-            return run
+        for rank, (field, index) in enumerate(positions[: self.background_words]):
+            if menu.peek(snippet, field, index) is None:
+                priority = PREFETCH if rank < self.prefetch_words else BACKGROUND
+                self._menu_job(menu, snippet, field, index, "replace", priority, wanted)
 
-        for field, index in positions[: self.prefetch_words]:
-            self._tool_worker.submit(job(field, index), PREFETCH)
+    def _menu_job(
+        self,
+        menu: Any,
+        snippet: Snippet,
+        field: Field,
+        index: int,
+        kind: str,
+        priority: int,
+        wanted: Callable[[], bool] | None,
+    ) -> ToolJob:
+        """The job that builds this menu: the one already queued or running (promoted to
+        `priority` if that is better), or a new one.  Called on the event loop's thread
+        only; the tool thread just removes finished jobs."""
+        key = (id(menu), menu.key(snippet, field, index, kind))
+        job = self._menu_jobs.get(key)
+        if job is not None and self._tool_worker.promote(job, priority):
+            if wanted is not None:
+                job.wanted_by.append(wanted)
+            return job
+        job = self._tool_worker.submit(
+            None, priority, lambda: menu.menu_steps(snippet, field, index, kind), wanted
+        )
+        self._menu_jobs[key] = job
+
+        def forget(_: Any, job: ToolJob = job) -> None:
+            if self._menu_jobs.get(key) is job:
+                del self._menu_jobs[key]
+
+        job.future.add_done_callback(forget)
+        return job

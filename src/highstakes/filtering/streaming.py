@@ -1,0 +1,418 @@
+"""Streaming filtering: score each sample while it is generated, stop it once it crosses.
+
+`StreamingSampler` is a plain sampling loop (KV cache, one token per step for a batch of
+samples) that reads the head's block output from the same forward pass that yields the
+next token's logits, so the head adds no LM compute: per token it adds the state to a
+running sum and takes one dot product.  A sample whose running mean scores at or above
+the head's threshold (after `min_tokens` tokens) is dropped from the batch at once, so
+rejected samples cost fewer tokens.  Accepted samples end like `LocalGenerator`'s: at
+the first sentence end followed by a space, a line break or EOS, or at `max_new_tokens`.
+Blank tokens before the first word (SmolLM2 often starts with a line break, which
+`first_sentence` strips) are left out of the mean, as they are left out of the text the
+head was trained on.
+
+`StreamingFilter` is the rejection sampler of `filter.RejectionFilter` on top of it:
+per prompt, up to `max_tries` samples in batches of `batch_size`, the first accepted one
+returned; with a `scorer` (the separate classifier) a head-accepted sample must also
+pass it (`--filter both`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from highstakes.data.records import Snippet
+from highstakes.filtering.base import Usage
+from highstakes.filtering.features import LayerTap, check_layer, is_blank
+from highstakes.filtering.filter import (
+    DEFAULT_FALLBACK,
+    FilteredCompletion,
+    FilterReport,
+    SnippetScorer,
+    _PromptState,
+)
+from highstakes.filtering.head import ProbeHead
+from highstakes.filtering.local import matmul_parameters, sentence_complete
+from highstakes.models.generator import CausalLM, first_sentence
+
+
+@dataclass(frozen=True)
+class StreamedSample:
+    text: str  # the first sentence; "" when rejected or when no sentence was finished
+    rejected: bool  # the head stopped it
+    head_score: float | None  # the highest prefix score seen (None: no head, or unscored)
+    n_tokens: int  # tokens generated for it
+    prefix: str = ""  # what a rejected sample had written when the head stopped it
+
+
+def top_p_sample(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
+    """One token per row from the smallest set of tokens whose probability reaches top_p
+    (Holtzman et al. 2020, nucleus sampling), at `temperature`.  (B, V) -> (B,)"""
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    outside = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p  # keep the one that crosses
+    sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+    choice = torch.multinomial(sorted_probs, 1)  # multinomial renormalizes
+    return order.gather(-1, choice)[:, 0]
+
+
+class StreamingSampler:
+    """Samples first sentences, scoring each prefix with `head` (None: no filtering,
+    the same loop, for a like-for-like baseline)."""
+
+    def __init__(
+        self,
+        lm: CausalLM,
+        head: ProbeHead | None = None,
+        threshold: float | None = None,
+        max_new_tokens: int = 40,
+        temperature: float = 0.9,
+        top_p: float = 0.95,
+        batch_size: int = 32,
+    ) -> None:
+        if head is not None:
+            check_layer(lm, head.layer)
+            hidden = int(lm.model.config.hidden_size)
+            if head.n_features != hidden:
+                raise ValueError(
+                    f"the head reads {head.n_features} features but this LM's states have "
+                    f"{hidden}: it was trained for another model"
+                )
+        self.lm = lm
+        self.head = head
+        self.threshold = (head.threshold_ if head else 1.0) if threshold is None else threshold
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.batch_size = batch_size
+        self.n_parameters: int | None = matmul_parameters(lm.model)
+        self.usage = Usage()  # the generator's work, head time excluded
+        self.head_usage = Usage()  # the head's: one scored prefix is one token read
+        self.head_n_parameters: int | None = (head.n_features + 1) if head else None
+        params = inspect.signature(lm.model.forward).parameters
+        # transformers 5 renamed past_key_values to cache
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        if head is not None:
+            self._weight = torch.tensor(head.weight_, dtype=torch.float32, device=lm.device)
+
+    def sample(self, prompts: Sequence[str], seed: int | None = None) -> list[StreamedSample]:
+        """One sample per entry of `prompts` (repeat a prompt for several samples)."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        t0 = time.perf_counter()
+        head_before = self.head_usage.seconds
+        out: list[StreamedSample] = []
+        for start in range(0, len(prompts), self.batch_size):
+            out.extend(self._batch([p.rstrip() for p in prompts[start : start + self.batch_size]]))
+        self.usage.n_calls += 1
+        self.usage.seconds += time.perf_counter() - t0 - (self.head_usage.seconds - head_before)
+        return out
+
+    @torch.inference_mode()
+    def _batch(self, prompts: list[str]) -> list[StreamedSample]:
+        if self.head is None:
+            return self._loop(prompts, None)
+        tap = LayerTap(self.lm.model, [self.head.layer])
+        with tap.attached():
+            return self._loop(prompts, tap)
+
+    def _loop(self, prompts: list[str], tap: LayerTap | None) -> list[StreamedSample]:
+        tok, device, model = self.lm.tokenizer, self.lm.device, self.lm.model
+        tok.padding_side = "left"  # every row's next token goes in the last column
+        enc = tok(prompts, return_tensors="pt", padding=True).to(device)
+        mask = enc["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: real positions
+        out = model(
+            input_ids=enc["input_ids"], attention_mask=mask, position_ids=positions,
+            use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        self.usage.n_input_tokens += int(mask.sum())
+        cache = getattr(out, "cache", None) or out.past_key_values
+        state = _Rows(len(prompts), self.lm.model.config.hidden_size, device)
+        logits = out.logits[:, -1]
+        for step in range(self.max_new_tokens):
+            tokens = top_p_sample(logits, self.temperature, self.top_p)
+            self.usage.n_generated_tokens += len(tokens)
+            state.append(tokens.tolist(), self._blank)
+            self._finish_complete(state, last_step=step == self.max_new_tokens - 1)
+            if not state.running:
+                break
+            keep = torch.tensor(state.running_positions(), device=device)
+            if len(keep) < state.width:  # drop finished rows: they cost nothing more
+                cache.batch_select_indices(keep)
+                mask, positions, tokens = mask[keep], positions[keep], tokens[keep]
+                state.compact()
+            mask = torch.cat([mask, mask.new_ones((len(keep), 1))], dim=1)
+            positions = positions[:, -1:] + 1
+            out = model(
+                input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
+                use_cache=True, logits_to_keep=1, **{self._cache_arg: cache},
+            )  # fmt: skip
+            logits = out.logits[:, -1]
+            if tap is not None:
+                self._score(state, tap.outputs[self.head.layer][:, -1])  # type: ignore[union-attr]
+        return state.results(self.lm.tokenizer)
+
+    def _finish_complete(self, state: _Rows, last_step: bool) -> None:
+        """Rows whose sentence is over (or that ran out of tokens) finish; a short
+        sentence the head has not scored yet is scored whole first."""
+        eos = self.lm.tokenizer.eos_token_id
+        for row in list(state.running):
+            tokens = state.tokens[row]
+            text = self.lm.tokenizer.decode(tokens, skip_special_tokens=True)
+            if tokens[-1] == eos or sentence_complete(text) or last_step:
+                sentence = first_sentence(text) or ""
+                if self.head is not None and sentence and state.count[row] < self._min_tokens:
+                    if state.count[row] > 0:  # the whole short sentence, once
+                        self._score_rows(state, [row])
+                    if row not in state.running:
+                        continue
+                state.finish(row, sentence)
+
+    def _blank(self, token: int) -> bool:
+        return is_blank(self.lm.tokenizer, token)
+
+    @property
+    def _min_tokens(self) -> int:
+        return self.head.min_tokens if self.head else 1
+
+    def _score(self, state: _Rows, hidden: torch.Tensor) -> None:
+        """Add this step's states (B_running, D) to the running sums, score the rows with
+        enough tokens, and reject those at or above the threshold."""
+        t0 = time.perf_counter()
+        state.add(hidden.float())
+        rows = [r for r in state.running if state.count[r] >= self._min_tokens]
+        self.head_usage.seconds += time.perf_counter() - t0
+        if rows:
+            self._score_rows(state, rows)
+
+    def _score_rows(self, state: _Rows, rows: list[int]) -> None:
+        assert self.head is not None
+        t0 = time.perf_counter()
+        positions = [state.position[r] for r in rows]
+        counts = torch.tensor([state.count[r] for r in rows], device=state.sums.device)
+        means = state.sums[positions] / counts[:, None]  # (R, D)
+        logits = means @ self._weight + self.head.bias_
+        scores = torch.sigmoid(logits).tolist()
+        for row, score in zip(rows, scores, strict=True):
+            state.best[row] = max(state.best[row] or 0.0, score)
+            if score >= self.threshold:
+                state.reject(row)
+        self.head_usage.n_calls += 1
+        self.head_usage.n_input_tokens += len(rows)
+        self.head_usage.seconds += time.perf_counter() - t0
+
+
+class _Rows:
+    """Book-keeping of one batch: tokens per row, the running rows and where each sits in
+    the (shrinking) batch tensors, the head's running sums and best scores."""
+
+    def __init__(self, n: int, hidden: int, device: torch.device) -> None:
+        self.tokens: list[list[int]] = [[] for _ in range(n)]
+        self.running: list[int] = list(range(n))
+        self.position = {r: r for r in range(n)}  # row -> index in the current batch
+        self.width = n
+        self.sums = torch.zeros((n, hidden), device=device)  # (B_running, D)
+        self.count = [0] * n  # tokens in the running mean
+        self.started = [False] * n  # a non-blank token has been written
+        self.best: list[float | None] = [None] * n
+        self.text = [""] * n
+        self.rejected = [False] * n
+
+    def append(self, tokens: list[int], blank: Callable[[int], bool]) -> None:
+        for row in self.running:
+            token = tokens[self.position[row]]
+            self.tokens[row].append(token)
+            self.started[row] = self.started[row] or not blank(token)
+
+    def add(self, hidden: torch.Tensor) -> None:
+        """Add the running rows' states (B_running, D), once their first word has begun."""
+        started = [self.started[r] for r in self.running]
+        self.sums += (
+            hidden * torch.tensor(started, dtype=hidden.dtype, device=hidden.device)[:, None]
+        )
+        for row, on in zip(self.running, started, strict=True):
+            self.count[row] += on
+
+    def finish(self, row: int, text: str) -> None:
+        self.text[row] = text
+        self.running.remove(row)
+
+    def reject(self, row: int) -> None:
+        self.rejected[row] = True
+        self.running.remove(row)
+
+    def running_positions(self) -> list[int]:
+        return [self.position[r] for r in self.running]
+
+    def compact(self) -> None:
+        keep = self.running_positions()
+        self.sums = self.sums[keep]
+        self.position = {r: i for i, r in enumerate(self.running)}
+        self.width = len(self.running)
+
+    def results(self, tokenizer: Any) -> list[StreamedSample]:
+        return [
+            StreamedSample(t, rej, best, len(tokens), tokenizer.decode(tokens) if rej else "")
+            for t, rej, best, tokens in zip(
+                self.text, self.rejected, self.best, self.tokens, strict=True
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class StreamingResult:
+    completions: list[FilteredCompletion]
+    # counts and costs; classifier_* are the separate classifier's (zero without one)
+    report: FilterReport
+    head_usage: Usage = field(default_factory=Usage)
+    head_flops: float | None = None
+    n_head_rejected: int = 0
+    n_classifier_rejected: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        gen = self.report.generator_usage
+        ratio = self.head_usage.seconds / gen.seconds if gen.seconds else float("nan")
+        flops = self.report.generator_flops
+        return {
+            **self.report.as_dict(),
+            "head": {**self.head_usage.as_dict(), "flops": self.head_flops},
+            "head_flops_fraction": None
+            if self.head_flops is None or not flops
+            else self.head_flops / flops,
+            "head_time_fraction": ratio,
+            "n_head_rejected": self.n_head_rejected,
+            "n_classifier_rejected": self.n_classifier_rejected,
+        }
+
+
+class StreamingFilter:
+    """Per prompt, the first streamed sample the head (and, with `scorer`, the separate
+    classifier at `scorer_threshold`) accepts; the fallback after `max_tries` samples."""
+
+    def __init__(
+        self,
+        sampler: StreamingSampler,
+        scorer: SnippetScorer | None = None,
+        scorer_threshold: float | None = None,
+        max_tries: int = 16,
+        batch_size: int = 4,
+        fallback: str = DEFAULT_FALLBACK,
+    ) -> None:
+        if max_tries < 1 or batch_size < 1:
+            raise ValueError("max_tries and batch_size must be at least 1")
+        if scorer is not None and scorer_threshold is None:
+            raise ValueError("a scorer needs its threshold")
+        self.sampler = sampler
+        self.scorer = scorer
+        self.scorer_threshold = scorer_threshold
+        self.max_tries = max_tries
+        self.batch_size = batch_size
+        self.fallback = fallback
+
+    def complete(self, prompts: Sequence[str], seed: int | None = None) -> StreamingResult:
+        gen0, head0 = Usage() + self.sampler.usage, Usage() + self.sampler.head_usage
+        clf0 = Usage() + (self.scorer.usage if self.scorer else Usage())
+        states = [_PromptState() for _ in prompts]
+        rejected = {"head": 0, "classifier": 0}
+        pending, drawn = list(range(len(prompts))), 0
+        while pending:
+            k = min(self.batch_size, self.max_tries - drawn)
+            flat = [prompts[i] for i in pending for _ in range(k)]
+            samples = self.sampler.sample(flat, None if seed is None else seed + drawn)
+            groups = [samples[j * k : (j + 1) * k] for j in range(len(pending))]
+            self._judge(prompts, pending, groups, states, rejected, first=drawn == 0)
+            drawn += k
+            pending = [
+                i for i in pending if states[i].completion is None and drawn < self.max_tries
+            ]
+        return self._result(prompts, states, rejected, gen0, head0, clf0)
+
+    def _judge(
+        self,
+        prompts: Sequence[str],
+        pending: list[int],
+        groups: list[list[StreamedSample]],
+        states: list[_PromptState],
+        rejected: dict[str, int],
+        first: bool,
+    ) -> None:
+        """Count one round of samples and accept, per prompt, the first that passes."""
+        candidates = [(i, s) for i, g in zip(pending, groups, strict=True) for s in g if s.text]
+        clf_scores: list[float | None] = [None] * len(candidates)
+        if self.scorer is not None and candidates:
+            snippets = [Snippet(prompts[i], s.text) for i, s in candidates]
+            clf_scores = [float(x) for x in self.scorer.score(snippets)]
+        verdict = {id(s): c for (_, s), c in zip(candidates, clf_scores, strict=True)}
+        for i, group in zip(pending, groups, strict=True):
+            state = states[i]
+            for sample in group:
+                state.n_samples += 1
+                if not sample.text and not sample.rejected:
+                    state.n_unusable += 1
+                    continue
+                clf = verdict.get(id(sample))
+                by_clf = clf is not None and clf >= (self.scorer_threshold or 1.0)
+                flagged = sample.rejected or by_clf
+                rejected["head"] += sample.rejected
+                rejected["classifier"] += by_clf
+                state.n_flagged += flagged
+                if first:
+                    state.first_scored += 1
+                    state.first_flagged += flagged
+                if not flagged and state.completion is None:
+                    state.completion = sample.text
+                    state.score = clf if clf is not None else sample.head_score
+
+    def _result(
+        self,
+        prompts: Sequence[str],
+        states: list[_PromptState],
+        rejected: dict[str, int],
+        gen0: Usage,
+        head0: Usage,
+        clf0: Usage,
+    ) -> StreamingResult:
+        gen = self.sampler.usage - gen0
+        head = self.sampler.head_usage - head0
+        clf = (self.scorer.usage - clf0) if self.scorer else Usage()
+        report = FilterReport(
+            n_prompts=len(states),
+            n_accepted=sum(s.completion is not None for s in states),
+            n_samples=sum(s.n_samples for s in states),
+            n_unusable=sum(s.n_unusable for s in states),
+            n_scored=sum(s.n_samples - s.n_unusable for s in states),
+            n_flagged=sum(s.n_flagged for s in states),
+            n_first_scored=sum(s.first_scored for s in states),
+            n_first_flagged=sum(s.first_flagged for s in states),
+            generator_usage=gen,
+            classifier_usage=clf,
+            generator_flops=gen.flops(self.sampler.n_parameters),
+            classifier_flops=clf.flops(self.scorer.n_parameters) if self.scorer else 0.0,
+        )
+        completions = [
+            FilteredCompletion(
+                prompt=p,
+                completion=s.completion if s.completion is not None else self.fallback,
+                score=s.score,
+                accepted=s.completion is not None,
+                n_samples=s.n_samples,
+                n_flagged=s.n_flagged,
+                n_unusable=s.n_unusable,
+            )
+            for p, s in zip(prompts, states, strict=True)
+        ]
+        return StreamingResult(
+            completions,
+            report,
+            head,
+            head.flops(self.sampler.head_n_parameters),
+            rejected["head"],
+            rejected["classifier"],
+        )
