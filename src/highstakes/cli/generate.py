@@ -159,17 +159,7 @@ def _streamed(
     filt = StreamingFilter(sampler, scorer, limit, tries, batch, fallback)
     with console.status(f"sampling with the head (threshold {sampler.threshold:.3g})"):
         result = filt.complete(prompts, seed=seed)
-    rows = [
-        {
-            "prompt": c.prompt,
-            "completion": c.completion,
-            "accepted": c.accepted,
-            "score": c.score,
-            "n_samples": c.n_samples,
-            "n_flagged": c.n_flagged,
-        }
-        for c in result.completions
-    ]
+    rows = _rows(result.completions)
     report = {"threshold": limit, "head_threshold": sampler.threshold, "max_tries": tries}
     return rows, {**report, **result.as_dict()}
 
@@ -193,18 +183,14 @@ def _filtered(
     filt = RejectionFilter(gen, scorer, limit, max_tries=tries, batch_size=batch, fallback=fallback)
     with console.status(f"sampling and filtering (threshold {limit:.3g})"):
         result = filt.complete(prompts, seed=seed)
-    rows = [
-        {
-            "prompt": c.prompt,
-            "completion": c.completion,
-            "accepted": c.accepted,
-            "score": c.score,
-            "n_samples": c.n_samples,
-            "n_flagged": c.n_flagged,
-        }
-        for c in result.completions
-    ]
+    rows = _rows(result.completions)
     return rows, {"threshold": limit, "max_tries": tries, **result.report.as_dict()}
+
+
+def _rows(completions: Any) -> list[dict[str, Any]]:
+    """One output row per prompt, for either filter's completions."""
+    keys = ("prompt", "completion", "accepted", "score", "n_samples", "n_flagged")
+    return [{k: getattr(c, k) for k in keys} for c in completions]
 
 
 def _print(rows: list[dict[str, Any]], report: dict[str, Any] | None, as_json: bool) -> None:
