@@ -280,17 +280,27 @@ class RejectionFilter:
     ) -> FilterReport:
         gen = self.generator.usage - gen_before
         clf = self.scorer.usage - clf_before
-        return FilterReport(
-            n_prompts=len(states),
-            n_accepted=sum(s.completion is not None for s in states),
-            n_samples=sum(s.n_samples for s in states),
-            n_unusable=sum(s.n_unusable for s in states),
-            n_scored=sum(s.n_samples - s.n_unusable for s in states),
-            n_flagged=sum(s.n_flagged for s in states),
-            n_first_scored=sum(s.first_scored for s in states),
-            n_first_flagged=sum(s.first_flagged for s in states),
-            generator_usage=gen,
-            classifier_usage=clf,
-            generator_flops=gen.flops(self.generator.n_parameters),
-            classifier_flops=clf.flops(self.scorer.n_parameters),
-        )
+        return report_of(
+            states, gen, clf, gen.flops(self.generator.n_parameters),
+            clf.flops(self.scorer.n_parameters),
+        )  # fmt: skip
+
+
+def report_of(
+    states: Sequence[Any], gen: Usage, clf: Usage, gen_flops: float | None, clf_flops: float | None
+) -> FilterReport:
+    """The counts of a filter run over per-prompt states (this module's or streaming's)."""
+    return FilterReport(
+        n_prompts=len(states),
+        n_accepted=sum(s.completion is not None for s in states),
+        n_samples=sum(s.n_samples for s in states),
+        n_unusable=sum(s.n_unusable for s in states),
+        n_scored=sum(s.n_samples - s.n_unusable for s in states),
+        n_flagged=sum(s.n_flagged for s in states),
+        n_first_scored=sum(s.first_scored for s in states),
+        n_first_flagged=sum(s.first_flagged for s in states),
+        generator_usage=gen,
+        classifier_usage=clf,
+        generator_flops=gen_flops,
+        classifier_flops=clf_flops,
+    )

@@ -36,6 +36,7 @@ from highstakes.filtering.filter import (
     FilterReport,
     SnippetScorer,
     _PromptState,
+    report_of,
 )
 from highstakes.filtering.head import ProbeHead
 from highstakes.filtering.local import matmul_parameters, sentence_complete
@@ -382,20 +383,10 @@ class StreamingFilter:
         gen = self.sampler.usage - gen0
         head = self.sampler.head_usage - head0
         clf = (self.scorer.usage - clf0) if self.scorer else Usage()
-        report = FilterReport(
-            n_prompts=len(states),
-            n_accepted=sum(s.completion is not None for s in states),
-            n_samples=sum(s.n_samples for s in states),
-            n_unusable=sum(s.n_unusable for s in states),
-            n_scored=sum(s.n_samples - s.n_unusable for s in states),
-            n_flagged=sum(s.n_flagged for s in states),
-            n_first_scored=sum(s.first_scored for s in states),
-            n_first_flagged=sum(s.first_flagged for s in states),
-            generator_usage=gen,
-            classifier_usage=clf,
-            generator_flops=gen.flops(self.sampler.n_parameters),
-            classifier_flops=clf.flops(self.scorer.n_parameters) if self.scorer else 0.0,
-        )
+        report = report_of(
+            states, gen, clf, gen.flops(self.sampler.n_parameters),
+            clf.flops(self.scorer.n_parameters) if self.scorer else 0.0,
+        )  # fmt: skip
         completions = [
             FilteredCompletion(
                 prompt=p,
