@@ -35,7 +35,7 @@ from highstakes.data.records import Snippet
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import held_out_metrics
 from highstakes.evaluation.report import to_jsonable
-from highstakes.filtering.features import FeatureExtractor
+from highstakes.filtering.features import POOLINGS, FeatureExtractor
 from highstakes.filtering.head import HeadConfig, ProbeHead, labeled_snippets, train_head
 from highstakes.filtering.local import ClassifierScorer
 from highstakes.filtering.streaming import StreamingSampler
@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--classifier", default="runs/demo/classifier")
     parser.add_argument("--head", type=Path, default=Path("runs/head"), help="trained if missing")
     parser.add_argument("--generator", default="embedded-smollm2")
-    parser.add_argument("--layer", type=int, default=HeadConfig.layer)
+    parser.add_argument("--layers", type=int, nargs="+", default=HeadConfig().layers)
+    parser.add_argument("--pooling", default=HeadConfig.pooling, choices=POOLINGS)
     parser.add_argument("--max-train", type=int, default=HeadConfig.max_train)
     parser.add_argument("--prompts", type=int, default=60, help="external prompts sampled")
     parser.add_argument("--samples", type=int, default=4, help="samples per prompt")
@@ -70,8 +71,9 @@ def main() -> None:
     result: dict[str, Any] = {
         "generator": args.generator,
         "classifier": args.classifier,
-        "head": {"folder": str(args.head), "layer": head.layer, "threshold": head.threshold_,
-                 "min_tokens": head.min_tokens, "n_train": head.metadata_.get("n_train")},
+        "head": {"folder": str(args.head), "layers": head.layers, "pooling": head.pooling,
+                 "threshold": head.threshold_, "min_tokens": head.min_tokens,
+                 "n_train": head.metadata_.get("n_train")},
         "device": str(lm.device),
         "dtype": str(lm.dtype),
         "torch_threads": torch.get_num_threads(),
@@ -90,7 +92,9 @@ def _head(args: argparse.Namespace, extractor: FeatureExtractor) -> ProbeHead:
     if (args.head / "head.json").exists():
         return ProbeHead.load(args.head, args.generator)
     splits = assign_splits(load_dataset("demo"))
-    config = HeadConfig(model=args.generator, layer=args.layer, max_train=args.max_train)
+    config = HeadConfig(
+        model=args.generator, layers=args.layers, pooling=args.pooling, max_train=args.max_train
+    )
     t0 = time.perf_counter()
     head, _ = train_head(
         extractor, config, splits["train"], splits["valid"], 0.95, None, args.seed,
@@ -109,7 +113,7 @@ def detection(
     kept, labels = labeled_snippets(examples)
     snippets = [e.snippet for e in kept]
     clf_scores = clf.score(snippets)
-    states = extractor.token_states(snippets, [head.layer])[head.layer]
+    states = extractor.snippet_states(snippets, head.layers)
     head_stream = head.stream_scores(states)
     classifier = held_out_metrics(labels, clf_scores, clf.threshold, seed=seed)
     n_flagged_negatives = int((clf_scores[labels == 0] >= clf.threshold).sum())
@@ -232,7 +236,7 @@ def read_back(
     so both filters' verdicts on the same text can be compared."""
     finished = [s for s in samples if s["plain"]]
     snippets = [Snippet(s["prompt"], s["plain"]) for s in finished]
-    states = extractor.token_states(snippets, [head.layer])[head.layer]
+    states = extractor.snippet_states(snippets, head.layers)
     for s, score in zip(finished, head.stream_scores(states), strict=True):
         s["head_score_offline"] = float(score)
         s["head_flags"] = bool(score >= head.threshold_)

@@ -25,10 +25,15 @@ def head_dir(tiny_lm_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     data = write_examples(root / "data.jsonl", make_examples(30))
     out = root / "head"
     args = ["head", "train", "--data", str(data), "--generator", str(tiny_lm_folder)]
-    result = runner.invoke(app, [*args, "--out", str(out), "--layer", "2", "--min-tokens", "2"])
+    with pytest.MonkeyPatch.context() as patch:  # features not left in the user's cache
+        patch.setattr("highstakes.filtering.features.cache_root", lambda: root / "cache")
+        result = runner.invoke(
+            app, [*args, "--out", str(out), "--layers", "1,2", "--min-tokens", "2"]
+        )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
-    assert summary["layer"] == 2 and summary["valid_recall"] >= 0.95
+    assert summary["layers"] == [1, 2] and summary["pooling"] == "mean+max"
+    assert summary["valid_recall"] >= 0.95
     return out
 
 
@@ -89,5 +94,9 @@ def test_head_errors_are_clear(head_dir: Path, tiny_lm_folder: Path, tmp_path: P
     assert result.exit_code == 2 and "reads the states of" in result.output
     result = runner.invoke(app, ["generate", "--prompt", PROMPT, "--filter", "nothing"])
     assert result.exit_code == 2 and "must be head, classifier or both" in result.output
-    result = runner.invoke(app, ["head", "train", "--out", str(tmp_path / "h"), "--layer", "0"])
-    assert result.exit_code != 0
+    train = ["head", "train", "--out", str(tmp_path / "h"), "--layers"]
+    result = runner.invoke(app, [*train, "0"])
+    assert result.exit_code == 2 and "distinct and at least 1" in result.output
+    result = runner.invoke(app, [*train, "12;18"])
+    assert result.exit_code == 2 and "separated by commas" in result.output
+    assert not (tmp_path / "h").exists()

@@ -22,18 +22,26 @@ def test_head_is_off_in_the_demo() -> None:
 
 
 def test_head_section_is_checked() -> None:
-    config = parse_config({"head": {"enabled": True, "layer": 3, "max_train": 50}})
-    assert config.head.enabled and config.head.layer == 3 and config.head.max_train == 50
-    with pytest.raises(ValueError, match=r"\[head\]: unknown key\(s\) layers"):
-        parse_config({"head": {"layers": 3}})
-    with pytest.raises(ValueError, match=r"\[head\]: layer must be at least 1"):
-        parse_config({"head": {"layer": 0}})
+    config = parse_config({"head": {"enabled": True, "layers": [3], "max_train": 50}})
+    assert config.head.enabled and config.head.layers == [3] and config.head.max_train == 50
+    assert config.head.pooling == "mean+max"
+    with pytest.raises(ValueError, match=r"\[head\]: unknown key\(s\) layer;"):
+        parse_config({"head": {"layer": 3}})
+    with pytest.raises(ValueError, match=r"\[head\]: layers must be distinct and at least 1"):
+        parse_config({"head": {"layers": [0]}})
     with pytest.raises(ValueError, match=r"\[head\]: enabled must be true or false"):
         parse_config({"head": {"enabled": "yes"}})
 
 
-def test_a_round_trains_and_measures_the_head(tmp_path: Path) -> None:
-    lm = build_tiny_lm(tmp_path / "tiny-lm")
+@pytest.mark.parametrize("embedded", [False, True], ids=["tiny-llama", "embedded-smollm2"])
+def test_a_round_trains_and_measures_the_head(
+    tmp_path: Path, embedded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a tiny Llama reading its block 2, and on the embedded SmolLM2 with the defaults."""
+    # features computed here, not read from (or left in) the user's cache
+    monkeypatch.setattr("highstakes.filtering.features.cache_root", lambda: tmp_path / "cache")
+    lm = "embedded-smollm2" if embedded else str(build_tiny_lm(tmp_path / "tiny-lm"))
+    spec = {} if embedded else {"layers": [2], "min_tokens": 2}
     data = write_examples(tmp_path / "data.jsonl", make_examples(30))
     external = write_examples(tmp_path / "external.jsonl", make_examples(5))
     config = parse_config(
@@ -42,13 +50,14 @@ def test_a_round_trains_and_measures_the_head(tmp_path: Path) -> None:
             "data": str(data),
             "external": str(external),
             "train": {"target_recall": 0.9},
-            "head": {"enabled": True, "model": str(lm), "layer": 2, "min_tokens": 2},
+            "head": {"enabled": True, "model": lm, **spec},
         }
     )
     loop = Loop(config)
     result = loop.stage(0, "head", lambda: loop.head(0))
-    head = ProbeHead.load(result["folder"], str(lm))
-    assert head.layer == 2 and head.threshold_ == result["threshold"]
+    head = ProbeHead.load(result["folder"], lm)
+    assert head.layers == ([12, 18, 24] if embedded else [2])
+    assert head.threshold_ == result["threshold"]
     assert result["valid"]["recall"] >= 0.9  # the threshold's own rule, on validation
     for where in ("test", "external"):
         figures = result[where]

@@ -20,12 +20,19 @@ def train_command(
     generator: str = typer.Option(
         "embedded-smollm2", help="The causal LM whose states the head reads: name or folder."
     ),
-    layer: int = typer.Option(18, min=1, help="Block whose output is read (1 = the first)."),
+    layers: str = typer.Option(
+        "12,18,24", help="Blocks whose outputs are read, comma-separated (1 = the first)."
+    ),
+    pooling: str = typer.Option(
+        "mean+max",
+        help="How each block's states are pooled over the completion: mean or "
+        "mean+max (a running mean and a running elementwise maximum).",
+    ),
     max_train: int = typer.Option(
         0, min=0, help="Training snippets to use (0: all; features cost ~0.15 s each on a CPU)."
     ),
     min_tokens: int = typer.Option(4, min=1, help="Shortest prefix scored while streaming."),
-    c: float = typer.Option(0.01, min=0.0, help="Inverse L2 strength of the regression."),
+    c: float = typer.Option(0.001, min=0.0, help="Inverse L2 strength of the regression."),
     target_recall: float = typer.Option(
         0.95, min=0.0, max=1.0, help="Validation recall the threshold is chosen for."
     ),
@@ -47,8 +54,9 @@ def train_command(
 
     with user_errors():
         config = HeadConfig(
-            model=generator, layer=layer, max_train=max_train, min_tokens=min_tokens, c=c
-        )
+            model=generator, layers=_blocks(layers), pooling=pooling, max_train=max_train,
+            min_tokens=min_tokens, c=c,
+        )  # fmt: skip
         config.check()
         splits = assign_splits(load_dataset(data))
         if not splits["train"] or not splits["valid"]:
@@ -69,7 +77,8 @@ def train_command(
         head.save(out)
     summary = {
         "out": str(out),
-        "layer": head.layer,
+        "layers": head.layers,
+        "pooling": head.pooling,
         "threshold": head.threshold_,
         "n_train": head.metadata_["n_train"],
         **{
@@ -78,3 +87,12 @@ def train_command(
         },
     }
     typer.echo(json.dumps(summary, indent=2))
+
+
+def _blocks(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--layers takes block numbers separated by commas, like '12,18,24'; got {text!r}"
+        ) from None

@@ -198,11 +198,24 @@ class FeatureExtractor:
             states = self._extract([snippets[i] for i in chunk], layers)
             for layer in layers:
                 for i, s in zip(chunk, states[layer], strict=True):
+                    # rounded as the cache stores them: a first run and a rerun that reads
+                    # the cache see the same numbers (a threshold set on one holds on both)
+                    s = s.astype(np.float16).astype(np.float32)
                     out[layer][i] = s
                     self._write(snippets[i], layer, s)
             if progress:
                 progress("head features", min(start + self.batch_size, len(todo)), len(todo))
         return {layer: [s for s in v if s is not None] for layer, v in out.items()}
+
+    def snippet_states(
+        self,
+        snippets: Sequence[Snippet],
+        layers: Sequence[int],
+        progress: ProgressFn | None = None,
+    ) -> list[list[np.ndarray]]:
+        """For each snippet, its completion states at each of `layers`, in that order."""
+        by_layer = self.token_states(snippets, layers, progress)
+        return [[by_layer[layer][i] for layer in layers] for i in range(len(snippets))]
 
     @torch.inference_mode()
     def _extract(self, snippets: Sequence[Snippet], layers: Sequence[int]) -> dict[int, list]:
@@ -230,12 +243,31 @@ class FeatureExtractor:
         return out
 
 
+POOLINGS = ("mean", "mean+max")
+
+
 def prefix_means(states: np.ndarray) -> np.ndarray:
     """Mean of the states over the first k tokens, for k = 1..n: (n, D)."""
     counts = np.arange(1, len(states) + 1, dtype=np.float32)[:, None]
     return np.cumsum(states, axis=0, dtype=np.float64).astype(np.float32) / counts
 
 
-def final_means(states: Sequence[np.ndarray]) -> np.ndarray:
-    """Each completion's mean state: (n snippets, D)."""
-    return np.stack([s.mean(axis=0) for s in states]).astype(np.float32)
+def pooled_prefixes(states: Sequence[np.ndarray], pooling: str) -> np.ndarray:
+    """The head's features for every prefix of one completion, (n tokens, F).
+
+    `states` holds one (n, D) array per layer read.  For each layer in turn: the running
+    mean of its states and, with "mean+max", their running elementwise maximum.  Both can
+    be updated one token at a time, which is what streaming needs."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    parts = []
+    for layer_states in states:
+        parts.append(prefix_means(layer_states))
+        if pooling == "mean+max":
+            parts.append(np.maximum.accumulate(layer_states, axis=0))
+    return np.concatenate(parts, axis=1)
+
+
+def pooled_final(states: Sequence[Sequence[np.ndarray]], pooling: str) -> np.ndarray:
+    """Each completion's features over all its tokens: (n snippets, F)."""
+    return np.stack([pooled_prefixes(s, pooling)[-1] for s in states]).astype(np.float32)

@@ -1,13 +1,14 @@
 """A classifier head on the generator's own hidden states (a linear probe).
 
 Instead of running a second model over each finished completion, the head reads the
-states the generator computes anyway: the mean, over the completion tokens so far, of
-the residual stream after one block (`filtering.features`).  A standardized logistic
-regression with balanced class weights turns that mean into P(injurious).  Because the
-mean can be updated one token at a time, the same head scores every prefix while the
-sample is generated (`filtering.streaming`) and stops a sample as soon as it crosses
-the threshold; linear probes on a generator's activations are the cheap monitors of
-Alain & Bengio (2016), "Understanding intermediate layers using linear classifier probes".
+states the generator computes anyway: for each of a few blocks, the mean and the elementwise
+maximum, over the completion tokens so far, of the residual stream after that block
+(`filtering.features`).  A standardized logistic regression with balanced class weights
+turns those into P(injurious).  Because a running mean and a running maximum can be
+updated one token at a time, the same head scores every prefix while the sample is
+generated (`filtering.streaming`) and stops a sample as soon as it crosses the
+threshold; linear probes on a generator's activations are the cheap monitors of Alain &
+Bengio (2016), "Understanding intermediate layers using linear classifier probes".
 
 The streaming rule rejects a sample when ANY prefix of at least `min_tokens` tokens (or
 the whole completion, when shorter) scores at or above the threshold.  So the threshold
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,20 @@ import numpy as np
 
 from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import auroc, held_out_metrics, threshold_for_recall
-from highstakes.filtering.features import FeatureExtractor, ProgressFn, final_means, prefix_means
+from highstakes.filtering.features import (
+    POOLINGS,
+    FeatureExtractor,
+    ProgressFn,
+    pooled_final,
+    pooled_prefixes,
+)
 
 log = logging.getLogger(__name__)
 
 HEAD_FILE = "head.json"
 WEIGHTS_FILE = "head.npz"
-FORMAT = "highstakes-head/1"
+FORMAT = "highstakes-head/2"
+OLD_FORMATS = ("highstakes-head/1",)  # one `layer`, mean pooling
 
 
 @dataclass
@@ -44,10 +52,13 @@ class HeadConfig:
 
     enabled: bool = False  # the loop trains and evaluates a head each round (not the demo's)
     model: str = "embedded-smollm2"  # the generator whose states are read: name or folder
-    # block whose output is read (1-based).  Chosen on validation AUROC under the streaming
-    # rule among 6, 12, 18 and 24 of SmolLM2's 30 (0.92 at 18; 0.88-0.90 at the others;
-    # benchmarks/results/head-layers.json, docs/head.md)
-    layer: int = 18
+    # blocks whose outputs are read (1-based), and how each is pooled over the completion
+    # so far.  Chosen on validation AUROC under the streaming rule: block 18 alone was the
+    # best single block of 6, 12, 18 and 24 (0.92, with 951 training snippets); with all
+    # of them, 12+18+24 with mean and max gave 0.961 against 0.940 for block 18's mean
+    # (benchmarks/results/head-layers*.json, head-variants.json; docs/head.md)
+    layers: list[int] = field(default_factory=lambda: [12, 18, 24])
+    pooling: str = "mean+max"
     # training snippets used (0: all).  Features of all 3,300 demo train and valid snippets
     # take 3-8 minutes on two CPU cores shared with other jobs (one torch thread: 7 a
     # second, docs/head.md), once: they are cached.  All 2,935 labeled training snippets
@@ -56,9 +67,9 @@ class HeadConfig:
     # prefixes shorter than this are not scored while streaming: a mean over one or two
     # tokens is noise, and the max over prefixes would turn that noise into false alarms
     min_tokens: int = 4
-    # inverse L2 strength of the logistic regression (576 features): 0.001 to 0.1 gave the
-    # same validation AUROC under the rule, 1 lost 0.01 (benchmarks/results/head-layers*)
-    c: float = 0.01
+    # inverse L2 strength of the standardized logistic regression (3,456 features with the
+    # defaults): the best of 0.0003-0.01 on validation (benchmarks/results/head-variants.json)
+    c: float = 0.001
     # negatives' prefixes are negatives too (a harmless sentence has no injurious start);
     # training on them keeps early prefixes of harmless samples under the threshold
     negative_prefixes: bool = True
@@ -70,8 +81,18 @@ class HeadConfig:
     def check(self) -> None:
         if not isinstance(self.enabled, bool):
             raise ValueError(f"enabled must be true or false, got {self.enabled!r}")
-        if self.layer < 1:
-            raise ValueError(f"layer must be at least 1, got {self.layer}")
+        if (
+            not isinstance(self.layers, list | tuple)
+            or not self.layers
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in self.layers)
+        ):
+            raise ValueError(
+                f"layers must be a non-empty list of block numbers, got {self.layers!r}"
+            )
+        if min(self.layers) < 1 or len(set(self.layers)) != len(self.layers):
+            raise ValueError(f"layers must be distinct and at least 1, got {list(self.layers)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.max_train < 0 or self.min_tokens < 1 or self.batch_size < 1:
             raise ValueError("max_train must be >= 0, min_tokens and batch_size >= 1")
         if not self.c > 0:
@@ -87,15 +108,23 @@ class HeadError(ValueError):
 class ProbeHead:
     """Standardize, then logistic regression; folded into one linear map for scoring.
 
-    Learned: `weight_` (D,), `bias_`, `threshold_`.  `score_means` scores pooled features;
-    `stream_scores` applies the streaming rule to per-token states.
+    Learned: `weight_` (F,), `bias_`, `threshold_`.  `score_features` scores pooled
+    features; `stream_scores` applies the streaming rule to per-token states (for each
+    snippet, one (n tokens, D) array per layer in `layers`).
     """
 
     def __init__(
-        self, lm_name: str, layer: int, min_tokens: int = 4, c: float = 0.01, seed: int = 0
+        self,
+        lm_name: str,
+        layers: Sequence[int],
+        pooling: str = "mean+max",
+        min_tokens: int = 4,
+        c: float = 0.001,
+        seed: int = 0,
     ) -> None:
         self.lm_name = lm_name
-        self.layer = layer
+        self.layers = [int(x) for x in layers]
+        self.pooling = pooling
         self.min_tokens = min_tokens
         self.c = c
         self.seed = seed
@@ -126,22 +155,26 @@ class ProbeHead:
     def n_features(self) -> int:
         return int(self.weight_.shape[0])
 
-    def score_means(self, means: np.ndarray) -> np.ndarray:
-        """P(injurious) of pooled features, (n, D) -> (n,)."""
-        logits = np.asarray(means, dtype=np.float64) @ self.weight_ + self.bias_
+    def features_for(self, hidden_size: int) -> int:
+        """How many features this head reads from an LM with `hidden_size`-wide states."""
+        return hidden_size * len(self.layers) * (2 if self.pooling == "mean+max" else 1)
+
+    def score_features(self, features: np.ndarray) -> np.ndarray:
+        """P(injurious) of pooled features, (n, F) -> (n,)."""
+        logits = np.asarray(features, dtype=np.float64) @ self.weight_ + self.bias_
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -60, 60)))
 
-    def stream_scores(self, states: Sequence[np.ndarray]) -> np.ndarray:
+    def stream_scores(self, states: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         """Each completion's score under the streaming rule: the max over its prefixes of
         at least `min_tokens` tokens (the whole completion when it is shorter)."""
         out = np.zeros(len(states))
         for i, s in enumerate(states):
-            scores = self.score_means(prefix_means(s))
-            out[i] = scores[min(self.min_tokens, len(s)) - 1 :].max()
+            scores = self.score_features(pooled_prefixes(s, self.pooling))
+            out[i] = scores[min(self.min_tokens, len(scores)) - 1 :].max()
         return out
 
-    def final_scores(self, states: Sequence[np.ndarray]) -> np.ndarray:
-        return self.score_means(final_means(states))
+    def final_scores(self, states: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        return self.score_features(pooled_final(states, self.pooling))
 
     # ---- save and load ---------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -151,7 +184,8 @@ class ProbeHead:
         meta = {
             "format": FORMAT,
             "lm": self.lm_name,
-            "layer": self.layer,
+            "layers": self.layers,
+            "pooling": self.pooling,
             "min_tokens": self.min_tokens,
             "c": self.c,
             "seed": self.seed,
@@ -173,19 +207,24 @@ class ProbeHead:
                 "with `highstakes head train --out FOLDER`"
             )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
+        if meta.get("format") in OLD_FORMATS:
+            meta = {**meta, "layers": [meta.pop("layer")], "pooling": "mean"}
+        elif meta.get("format") != FORMAT:
             raise HeadError(f"{meta_path}: unknown head format {meta.get('format')!r}")
         if lm_name is not None and not same_lm(meta["lm"], lm_name):
             raise HeadError(
                 f"the head in {folder} reads the states of {meta['lm']!r}, not {lm_name!r}; "
                 f"generate with --generator {meta['lm']} or train a head for {lm_name}"
             )
-        head = cls(meta["lm"], int(meta["layer"]), int(meta["min_tokens"]), float(meta["c"]))
+        head = cls(
+            meta["lm"], meta["layers"], meta["pooling"], int(meta["min_tokens"]), float(meta["c"])
+        )
         with np.load(folder / WEIGHTS_FILE) as weights:
             head.weight_ = weights["weight"].astype(np.float64)
             head.bias_ = float(weights["bias"][0])
         head.threshold_ = float(meta["threshold"])
-        known = {"format", "lm", "layer", "min_tokens", "c", "seed", "threshold", "n_features"}
+        known = {"format", "lm", "layers", "pooling", "min_tokens", "c", "seed", "threshold"}
+        known |= {"n_features"}
         head.metadata_ = {k: v for k, v in meta.items() if k not in known}
         return head
 
@@ -206,16 +245,20 @@ def labeled_snippets(examples: Sequence[Example]) -> tuple[list[Example], np.nda
 
 
 def training_rows(
-    states: Sequence[np.ndarray], labels: np.ndarray, min_tokens: int, negative_prefixes: bool
+    states: Sequence[Sequence[np.ndarray]],
+    labels: np.ndarray,
+    min_tokens: int,
+    negative_prefixes: bool,
+    pooling: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows to fit on: each completion's mean; with `negative_prefixes`, also every scored
-    prefix mean of each harmless completion (labeled harmless)."""
-    rows, ys = [final_means(states)], [labels]
+    """Rows to fit on: each completion's features; with `negative_prefixes`, also the
+    features of every scored prefix of each harmless completion (labeled harmless)."""
+    rows, ys = [pooled_final(states, pooling)], [labels]
     if negative_prefixes:
         extra = [
-            prefix_means(s)[min_tokens - 1 : -1]
+            pooled_prefixes(s, pooling)[min_tokens - 1 : -1]
             for s, y in zip(states, labels, strict=True)
-            if y == 0 and len(s) > min_tokens
+            if y == 0 and len(s[0]) > min_tokens
         ]
         if extra:
             stacked = np.concatenate(extra)
@@ -254,10 +297,14 @@ def train_head(
     if not valid_y.any():
         raise ValueError("the validation examples hold no injurious snippet to set a threshold")
     snippets = [e.snippet for e in [*train_kept, *valid_kept]]
-    states = extractor.token_states(snippets, [config.layer], progress)[config.layer]
+    states = extractor.snippet_states(snippets, config.layers, progress)
     train_states, valid_states = states[: len(train_kept)], states[len(train_kept) :]
-    x, y = training_rows(train_states, train_y, config.min_tokens, config.negative_prefixes)
-    head = ProbeHead(extractor.lm_name, config.layer, config.min_tokens, config.c, seed)
+    x, y = training_rows(
+        train_states, train_y, config.min_tokens, config.negative_prefixes, config.pooling
+    )
+    head = ProbeHead(
+        extractor.lm_name, config.layers, config.pooling, config.min_tokens, config.c, seed
+    )
     head.fit(x, y)
     valid_scores = head.stream_scores(valid_states)
     head.threshold_ = threshold_for_recall(valid_y, valid_scores, target, confidence)
@@ -280,7 +327,7 @@ def evaluate_head(
     """Held-out figures at the head's threshold under the streaming rule (the figures
     `held_out_metrics` gives the classifier, so the two compare)."""
     kept, labels = labeled_snippets(examples)
-    states = extractor.token_states([e.snippet for e in kept], [head.layer])[head.layer]
+    states = extractor.snippet_states([e.snippet for e in kept], head.layers)
     out = held_out_metrics(labels, head.stream_scores(states), head.threshold_, seed=seed)
     out["auroc_final_mean"] = auroc(labels, head.final_scores(states))
     return out

@@ -1,15 +1,15 @@
 """Streaming filtering: score each sample while it is generated, stop it once it crosses.
 
 `StreamingSampler` is a plain sampling loop (KV cache, one token per step for a batch of
-samples) that reads the head's block output from the same forward pass that yields the
-next token's logits, so the head adds no LM compute: per token it adds the state to a
-running sum and takes one dot product.  A sample whose running mean scores at or above
-the head's threshold (after `min_tokens` tokens) is dropped from the batch at once, so
-rejected samples cost fewer tokens.  Accepted samples end like `LocalGenerator`'s: at
-the first sentence end followed by a space, a line break or EOS, or at `max_new_tokens`.
-Blank tokens before the first word (SmolLM2 often starts with a line break, which
-`first_sentence` strips) are left out of the mean, as they are left out of the text the
-head was trained on.
+samples) that reads the head's block outputs from the same forward pass that yields the
+next token's logits, so the head adds no LM compute: per token it adds the states to
+running sums, takes a running maximum and one dot product.  A sample whose pooled
+states score at or above the head's threshold (after `min_tokens` tokens) is dropped
+from the batch at once, so rejected samples cost fewer tokens.  Accepted samples end
+like `LocalGenerator`'s: at the first sentence end followed by a space, a line break or
+EOS, or at `max_new_tokens`.  Blank tokens before the first word (SmolLM2 often starts
+with a line break, which `first_sentence` strips) are left out of the mean and the
+maximum, as they are left out of the text the head was trained on.
 
 `StreamingFilter` is the rejection sampler of `filter.RejectionFilter` on top of it:
 per prompt, up to `max_tries` samples in batches of `batch_size`, the first accepted one
@@ -78,12 +78,13 @@ class StreamingSampler:
         batch_size: int = 32,
     ) -> None:
         if head is not None:
-            check_layer(lm, head.layer)
+            for layer in head.layers:
+                check_layer(lm, layer)
             hidden = int(lm.model.config.hidden_size)
-            if head.n_features != hidden:
+            if head.n_features != head.features_for(hidden):
                 raise ValueError(
-                    f"the head reads {head.n_features} features but this LM's states have "
-                    f"{hidden}: it was trained for another model"
+                    f"the head reads {head.n_features} features but this LM's states give "
+                    f"{head.features_for(hidden)}: it was trained for another model"
                 )
         self.lm = lm
         self.head = head
@@ -119,7 +120,7 @@ class StreamingSampler:
     def _batch(self, prompts: list[str]) -> list[StreamedSample]:
         if self.head is None:
             return self._loop(prompts, None)
-        tap = LayerTap(self.lm.model, [self.head.layer])
+        tap = LayerTap(self.lm.model, self.head.layers)
         with tap.attached():
             return self._loop(prompts, tap)
 
@@ -135,7 +136,8 @@ class StreamingSampler:
         )  # fmt: skip
         self.usage.n_input_tokens += int(mask.sum())
         cache = getattr(out, "cache", None) or out.past_key_values
-        state = _Rows(len(prompts), self.lm.model.config.hidden_size, device)
+        n_layers = max(len(self._layers), 1)
+        state = _Rows(len(prompts), n_layers, self.lm.model.config.hidden_size, device)
         logits = out.logits[:, -1]
         for step in range(self.max_new_tokens):
             tokens = top_p_sample(logits, self.temperature, self.top_p)
@@ -157,7 +159,8 @@ class StreamingSampler:
             )  # fmt: skip
             logits = out.logits[:, -1]
             if tap is not None:
-                self._score(state, tap.outputs[self.head.layer][:, -1])  # type: ignore[union-attr]
+                read = [tap.outputs[layer][:, -1] for layer in self._layers]  # the head's order
+                self._score(state, torch.stack(read, 1))
         return state.results(self.lm.tokenizer)
 
     def _finish_complete(self, state: _Rows, last_step: bool) -> None:
@@ -180,12 +183,16 @@ class StreamingSampler:
         return is_blank(self.lm.tokenizer, token)
 
     @property
+    def _layers(self) -> list[int]:
+        return self.head.layers if self.head else []
+
+    @property
     def _min_tokens(self) -> int:
         return self.head.min_tokens if self.head else 1
 
     def _score(self, state: _Rows, hidden: torch.Tensor) -> None:
-        """Add this step's states (B_running, D) to the running sums, score the rows with
-        enough tokens, and reject those at or above the threshold."""
+        """Add this step's states (B_running, layers, D) to the running sums and maxima,
+        score the rows with enough tokens, and reject those at or above the threshold."""
         t0 = time.perf_counter()
         state.add(hidden.float())
         rows = [r for r in state.running if state.count[r] >= self._min_tokens]
@@ -198,8 +205,12 @@ class StreamingSampler:
         t0 = time.perf_counter()
         positions = [state.position[r] for r in rows]
         counts = torch.tensor([state.count[r] for r in rows], device=state.sums.device)
-        means = state.sums[positions] / counts[:, None]  # (R, D)
-        logits = means @ self._weight + self.head.bias_
+        means = state.sums[positions] / counts[:, None, None]  # (R, layers, D)
+        if self.head.pooling == "mean+max":  # per layer: mean, then max (pooled_prefixes)
+            features = torch.stack([means, state.maxes[positions]], 2).flatten(1)
+        else:
+            features = means.flatten(1)
+        logits = features @ self._weight + self.head.bias_
         scores = torch.sigmoid(logits).tolist()
         for row, score in zip(rows, scores, strict=True):
             state.best[row] = max(state.best[row] or 0.0, score)
@@ -212,14 +223,15 @@ class StreamingSampler:
 
 class _Rows:
     """Book-keeping of one batch: tokens per row, the running rows and where each sits in
-    the (shrinking) batch tensors, the head's running sums and best scores."""
+    the (shrinking) batch tensors, the head's running sums and maxima and best scores."""
 
-    def __init__(self, n: int, hidden: int, device: torch.device) -> None:
+    def __init__(self, n: int, n_layers: int, hidden: int, device: torch.device) -> None:
         self.tokens: list[list[int]] = [[] for _ in range(n)]
         self.running: list[int] = list(range(n))
         self.position = {r: r for r in range(n)}  # row -> index in the current batch
         self.width = n
-        self.sums = torch.zeros((n, hidden), device=device)  # (B_running, D)
+        self.sums = torch.zeros((n, n_layers, hidden), device=device)  # (B_running, L, D)
+        self.maxes = torch.full((n, n_layers, hidden), -torch.inf, device=device)
         self.count = [0] * n  # tokens in the running mean
         self.started = [False] * n  # a non-blank token has been written
         self.best: list[float | None] = [None] * n
@@ -233,11 +245,11 @@ class _Rows:
             self.started[row] = self.started[row] or not blank(token)
 
     def add(self, hidden: torch.Tensor) -> None:
-        """Add the running rows' states (B_running, D), once their first word has begun."""
+        """Add the running rows' states (B_running, L, D), once their first word has begun."""
         started = [self.started[r] for r in self.running]
-        self.sums += (
-            hidden * torch.tensor(started, dtype=hidden.dtype, device=hidden.device)[:, None]
-        )
+        mask = torch.tensor(started, device=hidden.device)[:, None, None]
+        self.sums += hidden * mask
+        self.maxes = torch.where(mask, torch.maximum(self.maxes, hidden), self.maxes)
         for row, on in zip(self.running, started, strict=True):
             self.count[row] += on
 
@@ -254,7 +266,7 @@ class _Rows:
 
     def compact(self) -> None:
         keep = self.running_positions()
-        self.sums = self.sums[keep]
+        self.sums, self.maxes = self.sums[keep], self.maxes[keep]
         self.position = {r: i for i, r in enumerate(self.running)}
         self.width = len(self.running)
 

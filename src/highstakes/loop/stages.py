@@ -359,7 +359,8 @@ def head_round(
     head.save(out)
     result: dict[str, Any] = {
         "folder": str(out),
-        "layer": head.layer,
+        "layers": head.layers,
+        "pooling": head.pooling,
         "threshold": head.threshold_,
         "n_train": head.metadata_["n_train"],
         "valid": valid,
