@@ -223,8 +223,8 @@ class ProbeHead:
             head.weight_ = weights["weight"].astype(np.float64)
             head.bias_ = float(weights["bias"][0])
         head.threshold_ = float(meta["threshold"])
-        known = {"format", "lm", "layers", "pooling", "min_tokens", "c", "seed", "threshold"}
-        known |= {"n_features"}
+        known = {"format", "lm", "layers", "pooling", "min_tokens", "c", "seed", "threshold",
+                 "n_features"}  # fmt: skip
         head.metadata_ = {k: v for k, v in meta.items() if k not in known}
         return head
 
