@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -14,18 +12,12 @@ from scipy import special
 
 from highstakes.evaluation.importance import SimulatedPool
 from highstakes.evaluation.pools import ScoredSet, bound, kernel_pool
-
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "estimation.py"
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def estimation() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_estimation", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("estimation")
 
 
 def scored_set(seed: int, n_harmless: int, n_injurious: int) -> ScoredSet:

@@ -3,26 +3,19 @@ counted, and no share of a ceiling is claimed without one."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "gpu.py"
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def gpu() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("benchmarks_gpu", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("gpu")
 
 
 def test_tiny_run_measures_both_phases(gpu: ModuleType, tmp_path: Path) -> None:

@@ -178,7 +178,10 @@ class FilterResult:
 
 
 @dataclass
-class _PromptState:
+class PromptState:
+    """One prompt's tally while its samples are judged (the rejection and the streaming
+    filter both keep one per prompt)."""
+
     completion: str | None = None
     score: float | None = None
     n_samples: int = 0
@@ -218,7 +221,7 @@ class RejectionFilter:
     def complete(self, prompts: Sequence[str], seed: int | None = None) -> FilterResult:
         gen_before = Usage() + self.generator.usage  # copies
         clf_before = Usage() + self.scorer.usage
-        states = [_PromptState() for _ in prompts]
+        states = [PromptState() for _ in prompts]
         pending = list(range(len(prompts)))
         drawn = 0
         while pending:
@@ -242,7 +245,7 @@ class RejectionFilter:
         prompts: Sequence[str],
         pending: list[int],
         samples: list[list[str]],
-        states: list[_PromptState],
+        states: list[PromptState],
         first: bool,
     ) -> None:
         """Score one round of samples and accept, per prompt, the first one under threshold."""
@@ -263,7 +266,7 @@ class RejectionFilter:
             if not flagged and state.completion is None:
                 state.completion, state.score = text, float(score)
 
-    def _result(self, prompt: str, state: _PromptState) -> FilteredCompletion:
+    def _result(self, prompt: str, state: PromptState) -> FilteredCompletion:
         accepted = state.completion is not None
         return FilteredCompletion(
             prompt=prompt,
@@ -276,7 +279,7 @@ class RejectionFilter:
         )
 
     def _report(
-        self, states: list[_PromptState], gen_before: Usage, clf_before: Usage
+        self, states: list[PromptState], gen_before: Usage, clf_before: Usage
     ) -> FilterReport:
         gen = self.generator.usage - gen_before
         clf = self.scorer.usage - clf_before

@@ -34,8 +34,8 @@ from highstakes.filtering.filter import (
     DEFAULT_FALLBACK,
     FilteredCompletion,
     FilterReport,
+    PromptState,
     SnippetScorer,
-    _PromptState,
     report_of,
 )
 from highstakes.filtering.head import ProbeHead
@@ -332,7 +332,7 @@ class StreamingFilter:
     def complete(self, prompts: Sequence[str], seed: int | None = None) -> StreamingResult:
         gen0, head0 = Usage() + self.sampler.usage, Usage() + self.sampler.head_usage
         clf0 = Usage() + (self.scorer.usage if self.scorer else Usage())
-        states = [_PromptState() for _ in prompts]
+        states = [PromptState() for _ in prompts]
         rejected = {"head": 0, "classifier": 0}
         pending, drawn = list(range(len(prompts))), 0
         while pending:
@@ -352,7 +352,7 @@ class StreamingFilter:
         prompts: Sequence[str],
         pending: list[int],
         groups: list[list[StreamedSample]],
-        states: list[_PromptState],
+        states: list[PromptState],
         rejected: dict[str, int],
         first: bool,
     ) -> None:
@@ -386,7 +386,7 @@ class StreamingFilter:
     def _result(
         self,
         prompts: Sequence[str],
-        states: list[_PromptState],
+        states: list[PromptState],
         rejected: dict[str, int],
         gen0: Usage,
         head0: Usage,
