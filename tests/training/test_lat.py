@@ -99,7 +99,7 @@ def test_lat_loss_trains_the_weights_and_only_them(
     clf.model.train()
     batch, target = _batch(clf, examples)
     loss = lat_loss(clf.model, batch, target, LatConfig(radius=0.2))
-    assert torch.isfinite(loss) and float(loss) > 0
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
     loss.backward()
     grads = [p.grad for p in clf.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
