@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
-from highstakes.cli.progress import console, progress_bar
+from highstakes.cli.progress import batch_counter, console, progress_bar
 
 
 def calibrate_command(
@@ -84,13 +84,7 @@ def _validation_scores(model: Path, data: str) -> tuple[Any, Any, Any, list[str]
         raise ValueError(f"{data} has no labeled validation examples")
     clf = Classifier.from_pretrained(model)
     with progress_bar() as update:
-        done = 0
-
-        def on_batch(n: int) -> None:
-            nonlocal done
-            done += n
-            update("scoring validation", done, len(valid))
-
+        on_batch = batch_counter(update, "scoring validation", len(valid))
         scores = clf.score([e.snippet for e in valid], on_batch=on_batch)
     prompts = sorted({e.prompt for e in valid})
     return clf, labels, scores, prompts

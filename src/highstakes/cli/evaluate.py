@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
-from highstakes.cli.progress import console, progress_bar
+from highstakes.cli.progress import batch_counter, console, progress_bar
 
 
 def evaluate_command(
@@ -103,13 +103,7 @@ def _scorer(clf: Any, name: str) -> Any:
 
     def score(snippets: Any) -> Any:
         with progress_bar() as update:
-            done = 0
-
-            def on_batch(n: int) -> None:
-                nonlocal done
-                done += n
-                update(f"scoring with {name}", done, len(snippets))
-
+            on_batch = batch_counter(update, f"scoring with {name}", len(snippets))
             return clf.score(snippets, on_batch=on_batch)
 
     return score

@@ -51,6 +51,19 @@ def progress_bar() -> Iterator[UpdateFn]:
         yield update
 
 
+def batch_counter(update: UpdateFn, phase: str, total: int) -> Callable[[int], None]:
+    """An `on_batch(n)` callback (as `Classifier.score` takes) that adds up the items
+    done and reports them to `update` under `phase`."""
+    done = 0
+
+    def on_batch(n: int) -> None:
+        nonlocal done
+        done += n
+        update(phase, done, total)
+
+    return on_batch
+
+
 def _line_per_phase() -> UpdateFn:
     """A log sees each phase once, when it is done (with its count and duration), so a
     newcomer reading `make demo > log` knows where the run is without bars' noise."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from highstakes.cli.errors import user_errors
-from highstakes.cli.progress import console, progress_bar
+from highstakes.cli.progress import batch_counter, console, progress_bar
 
 if TYPE_CHECKING:  # numpy is imported by the commands that score, not by `--help`
     import numpy as np
@@ -98,13 +98,7 @@ def _torch_scores(
     if len(snippets) == 1:
         return clf.score(snippets), clf.threshold
     with progress_bar() as update:
-        done = 0
-
-        def on_batch(n: int) -> None:
-            nonlocal done
-            done += n
-            update("scoring", done, len(snippets))
-
+        on_batch = batch_counter(update, "scoring", len(snippets))
         if fp32:
             return clf.score(snippets, batch_size=batch_size, on_batch=on_batch), clf.threshold
         return clf.score_decisive(snippets, batch_size, on_batch=on_batch)[0], clf.threshold
