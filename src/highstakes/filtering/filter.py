@@ -190,6 +190,18 @@ class PromptState:
     first_scored: int = 0
     first_flagged: int = 0
 
+    def result(self, prompt: str, fallback: str) -> FilteredCompletion:
+        """The prompt's outcome: its accepted completion, or `fallback`."""
+        return FilteredCompletion(
+            prompt=prompt,
+            completion=self.completion if self.completion is not None else fallback,
+            score=self.score,
+            accepted=self.completion is not None,
+            n_samples=self.n_samples,
+            n_flagged=self.n_flagged,
+            n_unusable=self.n_unusable,
+        )
+
 
 class RejectionFilter:
     """Return, per prompt, a sampled completion the classifier accepts (score < threshold).
@@ -237,7 +249,7 @@ class RejectionFilter:
         report = self._report(states, gen_before, clf_before)
         self.report_ = self.report_ + report
         return FilterResult(
-            [self._result(p, s) for p, s in zip(prompts, states, strict=True)], report
+            [s.result(p, self.fallback) for p, s in zip(prompts, states, strict=True)], report
         )
 
     def _judge(
@@ -266,18 +278,6 @@ class RejectionFilter:
             if not flagged and state.completion is None:
                 state.completion, state.score = text, float(score)
 
-    def _result(self, prompt: str, state: PromptState) -> FilteredCompletion:
-        accepted = state.completion is not None
-        return FilteredCompletion(
-            prompt=prompt,
-            completion=state.completion if state.completion is not None else self.fallback,
-            score=state.score,
-            accepted=accepted,
-            n_samples=state.n_samples,
-            n_flagged=state.n_flagged,
-            n_unusable=state.n_unusable,
-        )
-
     def _report(
         self, states: list[PromptState], gen_before: Usage, clf_before: Usage
     ) -> FilterReport:
@@ -290,9 +290,13 @@ class RejectionFilter:
 
 
 def report_of(
-    states: Sequence[Any], gen: Usage, clf: Usage, gen_flops: float | None, clf_flops: float | None
+    states: Sequence[PromptState],
+    gen: Usage,
+    clf: Usage,
+    gen_flops: float | None,
+    clf_flops: float | None,
 ) -> FilterReport:
-    """The counts of a filter run over per-prompt states (this module's or streaming's)."""
+    """The counts of a filter run over its per-prompt states (both filters')."""
     return FilterReport(
         n_prompts=len(states),
         n_accepted=sum(s.completion is not None for s in states),

@@ -399,18 +399,7 @@ class StreamingFilter:
             states, gen, clf, gen.flops(self.sampler.n_parameters),
             clf.flops(self.scorer.n_parameters) if self.scorer else 0.0,
         )  # fmt: skip
-        completions = [
-            FilteredCompletion(
-                prompt=p,
-                completion=s.completion if s.completion is not None else self.fallback,
-                score=s.score,
-                accepted=s.completion is not None,
-                n_samples=s.n_samples,
-                n_flagged=s.n_flagged,
-                n_unusable=s.n_unusable,
-            )
-            for p, s in zip(prompts, states, strict=True)
-        ]
+        completions = [s.result(p, self.fallback) for p, s in zip(prompts, states, strict=True)]
         return StreamingResult(
             completions,
             report,
