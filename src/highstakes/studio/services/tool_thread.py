@@ -61,7 +61,6 @@ class ToolJob:
         self.live_since = time.perf_counter() if priority == LIVE else None
         self.wait_recorded = False
         self.started = False
-        self.running = False
         self.entry = 0  # the job's current queue entry; earlier ones are skipped
 
     def wanted(self) -> bool:
@@ -131,7 +130,7 @@ class ToolWorker:
                 job.priority = priority
                 if priority == LIVE:
                     job.live_since = time.perf_counter()
-                if not job.running:  # a running job goes on at its new priority
+                if self._running is not job:  # a running job goes on at its new priority
                     self._put(job)
             return True
 
@@ -210,13 +209,12 @@ class ToolWorker:
                 if job.live_since is not None and not job.wait_recorded:
                     self.live_waits.append(time.perf_counter() - job.live_since)
                     job.wait_recorded = True
-                job.running = True
                 self._running, self._preempt = job, False
             try:
                 done, result = job.step()
             except Preempted:
                 with self._cond:
-                    job.running, self._running = False, None
+                    self._running = None
                     assert job.make_steps is not None
                     job.steps = job.make_steps()  # from the start: its state was lost
                     self.n_preempted += 1
@@ -225,12 +223,12 @@ class ToolWorker:
                 continue
             except BaseException as exc:  # the caller sees it; the thread goes on
                 with self._cond:
-                    job.running, self._running = False, None
+                    self._running = None
                 job.future.set_exception(exc)
                 job = None
                 continue
             with self._cond:
-                job.running, self._running = False, None
+                self._running = None
             if done:
                 job.future.set_result(result)
                 job = None
