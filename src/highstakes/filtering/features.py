@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from highstakes.data.records import Snippet
-from highstakes.models.generator import CausalLM, cache_root
+from highstakes.models.generator import CausalLM
+from highstakes.models.saved import cache_root
 
 log = logging.getLogger(__name__)
 

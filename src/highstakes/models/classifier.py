@@ -28,9 +28,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from highstakes.data.records import Snippet
 from highstakes.models.embedded import resolve
-
-META_FILE = "highstakes.json"
-POSITIVE_INDEX = 1  # label id of the positive ("yes", injurious) class
+from highstakes.models.saved import META_FILE, POSITIVE_INDEX, log_odds
 
 # How far from the threshold (in log-odds) a fast score is not trusted and the snippet is
 # rescored in fp32.  bf16: the largest bf16-vs-fp32 difference measured on 1,024 demo
@@ -203,9 +201,3 @@ class Classifier:
     def flags(self, scores: np.ndarray) -> np.ndarray:
         """True where a snippet is flagged (score at or above the threshold)."""
         return np.asarray(scores) >= self.threshold
-
-
-def log_odds(p: np.ndarray | float) -> np.ndarray:
-    """log(p / (1 - p)), with p clipped away from 0 and 1."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.asarray(np.log(p) - np.log1p(-p))

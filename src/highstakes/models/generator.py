@@ -22,14 +22,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from highstakes.models.classifier import bf16_is_fast, pick_device
 from highstakes.models.embedded import ModelRef, resolve
+from highstakes.models.saved import cache_root
 
 log = logging.getLogger(__name__)
 
 SENTENCE_END = re.compile(r"^(.+?[.!?][\"”’')]*)(?:\s|$)", re.S)
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HIGHSTAKES_CACHE", Path.home() / ".cache" / "highstakes"))
 
 
 def _load(ref: ModelRef) -> tuple[Any, Any]:

@@ -42,12 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from highstakes.models.saved import META_FILE, POSITIVE_INDEX, cache_root, log_odds
+
 if TYPE_CHECKING:
     from highstakes.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
-META_FILE = "highstakes.json"  # as in models.classifier, which imports torch
 WEIGHTS_FILE = "model.safetensors"
 # Everything the export depends on; a change to any of them is a new key.
 KEYED_FILES = (
@@ -60,7 +61,6 @@ KEYED_FILES = (
 EXPORT_FORMAT = "highstakes-light-1"  # bump when `export` changes what it writes
 TOKENIZER_PROP = "highstakes.tokenizer"
 TRUNCATION_SIDE_PROP = "highstakes.truncation_side"
-POSITIVE_INDEX = 1  # as in models.classifier
 
 # Log-odds distance from the threshold within which a light score is not trusted and the
 # snippet is rescored by torch.  ONNX Runtime (fp32, full graph optimization, batches of
@@ -83,11 +83,6 @@ PROBES = (  # snippets an export is checked on: short, padded beside longer, tru
 def light_available() -> bool:
     """Whether ONNX Runtime and `tokenizers` can be imported here."""
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
-
-
-def cache_root() -> Path:
-    """$HIGHSTAKES_CACHE (as models.generator, which imports transformers)."""
-    return Path(os.environ.get("HIGHSTAKES_CACHE", Path.home() / ".cache" / "highstakes"))
 
 
 def model_key(folder: str | Path) -> str | None:
@@ -113,12 +108,6 @@ def export_locations(folder: Path, key: str) -> list[Path]:
 
 def find_export(folder: Path, key: str) -> Path | None:
     return next((p for p in export_locations(folder, key) if p.is_file()), None)
-
-
-def log_odds(p: np.ndarray | float) -> np.ndarray:
-    """log(p / (1 - p)), clipped as models.classifier.log_odds."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.asarray(np.log(p) - np.log1p(-p))
 
 
 class LightScorer:
