@@ -36,11 +36,12 @@ from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import held_out_metrics
 from highstakes.evaluation.report import to_jsonable
 from highstakes.filtering.features import POOLINGS, FeatureExtractor
-from highstakes.filtering.head import HeadConfig, ProbeHead, labeled_snippets, train_head
+from highstakes.filtering.head import HeadConfig, ProbeHead, train_head
 from highstakes.filtering.local import ClassifierScorer
 from highstakes.filtering.streaming import StreamingSampler
 from highstakes.models.classifier import Classifier
 from highstakes.models.generator import CausalLM
+from highstakes.training.trainer import labeled
 
 log = logging.getLogger("filter_overhead")
 
@@ -110,7 +111,7 @@ def detection(
     head: ProbeHead, clf: Classifier, extractor: FeatureExtractor, examples: list, seed: int
 ) -> dict[str, Any]:
     """Recall on the external set at an equal false-positive rate."""
-    kept, labels = labeled_snippets(examples)
+    kept, labels = labeled(examples)
     snippets = [e.snippet for e in kept]
     clf_scores = clf.score(snippets)
     states = extractor.snippet_states(snippets, head.layers)

@@ -23,8 +23,9 @@ from highstakes.data.demo import load_dataset
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import auroc, metrics_at, threshold_for_recall
 from highstakes.filtering.features import POOLINGS, FeatureExtractor
-from highstakes.filtering.head import ProbeHead, labeled_snippets, subset, training_rows
+from highstakes.filtering.head import ProbeHead, subset, training_rows
 from highstakes.models.generator import CausalLM
+from highstakes.training.trainer import labeled
 
 
 def main() -> None:
@@ -51,8 +52,8 @@ def main() -> None:
     layer_sets = [[int(x) for x in spec.split(",")] for spec in args.layer_sets]
 
     splits = assign_splits(load_dataset("demo"))
-    train, train_y = labeled_snippets(subset(splits["train"], args.max_train, 0))
-    valid, valid_y = labeled_snippets(splits["valid"])
+    train, train_y = labeled(subset(splits["train"], args.max_train, 0))
+    valid, valid_y = labeled(splits["valid"])
     lm = CausalLM.from_pretrained(args.generator)
     extractor = FeatureExtractor(lm, args.generator)
     t0 = time.perf_counter()

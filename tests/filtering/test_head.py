@@ -24,10 +24,10 @@ from highstakes.filtering.head import (
     HeadError,
     ProbeHead,
     evaluate_head,
-    labeled_snippets,
     train_head,
 )
 from highstakes.models.generator import CausalLM
+from highstakes.training.trainer import labeled
 from tests.conftest import make_examples
 
 SNIPPETS = [
@@ -118,7 +118,7 @@ def test_threshold_meets_the_recall_target_under_the_streaming_rule(
 ) -> None:
     head, valid = trained
     assert valid["recall"] >= 0.9 and head.metadata_["n_train"] == 32
-    kept, labels = labeled_snippets(make_examples(12)[32:])
+    kept, labels = labeled(make_examples(12)[32:])
     states = extractor.snippet_states([e.snippet for e in kept], head.layers)
     assert head.n_features == head.features_for(32) == 2 * 2 * 32
     stream = head.stream_scores(states)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from highstakes.data.records import Example, Label
+from highstakes.data.records import Example
 from highstakes.evaluation.metrics import auroc, held_out_metrics, threshold_for_recall
 from highstakes.filtering.features import (
     POOLINGS,
@@ -37,6 +37,7 @@ from highstakes.filtering.features import (
     pooled_final,
     pooled_prefixes,
 )
+from highstakes.training.trainer import labeled
 
 log = logging.getLogger(__name__)
 
@@ -239,11 +240,6 @@ def same_lm(a: str, b: str) -> bool:
     return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
-def labeled_snippets(examples: Sequence[Example]) -> tuple[list[Example], np.ndarray]:
-    kept = [e for e in examples if e.label is not Label.UNSURE]
-    return kept, np.array([int(e.label is Label.YES) for e in kept], dtype=np.int64)
-
-
 def training_rows(
     states: Sequence[Sequence[np.ndarray]],
     labels: np.ndarray,
@@ -292,8 +288,8 @@ def train_head(
     config.check()
     target = config.target_recall or target_recall
     confidence = config.recall_confidence or recall_confidence
-    train_kept, train_y = labeled_snippets(subset(train_examples, config.max_train, seed))
-    valid_kept, valid_y = labeled_snippets(valid_examples)
+    train_kept, train_y = labeled(subset(train_examples, config.max_train, seed))
+    valid_kept, valid_y = labeled(valid_examples)
     if not valid_y.any():
         raise ValueError("the validation examples hold no injurious snippet to set a threshold")
     snippets = [e.snippet for e in [*train_kept, *valid_kept]]
@@ -326,7 +322,7 @@ def evaluate_head(
 ) -> dict[str, Any]:
     """Held-out figures at the head's threshold under the streaming rule (the figures
     `held_out_metrics` gives the classifier, so the two compare)."""
-    kept, labels = labeled_snippets(examples)
+    kept, labels = labeled(examples)
     states = extractor.snippet_states([e.snippet for e in kept], head.layers)
     out = held_out_metrics(labels, head.stream_scores(states), head.threshold_, seed=seed)
     out["auroc_final_mean"] = auroc(labels, head.final_scores(states))
