@@ -34,7 +34,7 @@ def test_sift_loss_is_finite_positive_and_trains_the_model(
     batch = _batch(clf, examples)
     clean = clf.model(**batch).logits
     loss = sift_loss(clf.model, batch, clean, SiftConfig(init_std=0.5, step_size=0.5))
-    assert torch.isfinite(loss) and float(loss) > 0
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
     loss.backward()
     grads = [p.grad for p in clf.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
