@@ -35,7 +35,7 @@ def test_recipe_conformance(
     attack = recipes.build(name, clf, lm=tiny_lm, encoder=tiny_encoder)
     originals = clf.score([e.snippet for e in targets])
     threshold = float(np.median(originals)) - 1e-6  # some start below, most above
-    records = attack_examples(attack, clf, targets, threshold, BUDGET)
+    records = attack_examples(attack, clf, targets, threshold, BUDGET, together=2)
     assert len(records) == len(targets)
     for r, original in zip(records, originals, strict=True):
         res = r.result

@@ -102,3 +102,41 @@ def test_an_already_passing_snippet_needs_no_queries_beyond_the_first() -> None:
 def test_goal() -> None:
     assert BelowThreshold(0.1).is_goal_complete(0.05)
     assert not BelowThreshold(0.1).is_goal_complete(0.1)
+
+
+class DecisiveFake(FakeClassifier):
+    """The fake with the fast-path call the attacks make, recording each batch's size."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def score_decisive(self, snippets: Sequence[Snippet], threshold: float) -> tuple:
+        self.batches.append(len(snippets))
+        return self.score(snippets), 0
+
+
+def test_searches_side_by_side_match_searches_one_at_a_time() -> None:
+    from highstakes.attacks.recipes import SearchAttack
+    from highstakes.attacks.run import attack_together
+
+    snippets = [
+        S,
+        Snippet("A. B. C.", "He smiled."),  # passes at once: one query
+        Snippet("D.", "She stabbed him and he lay bleeding."),
+        Snippet("E.", "The knife stabbed deep, and he was left bleeding on the floor."),
+    ]
+    attack = SearchAttack("fake", FakeTransformation(), [], GreedySearch())  # type: ignore[arg-type]
+    for budget in (4, 100):  # cut off by the budget; room to finish
+        alone_clf, together_clf = DecisiveFake(), DecisiveFake()
+        alone = [attack.run(alone_clf, s, 0.25, budget) for s in snippets]  # type: ignore[arg-type]
+        together = attack_together(
+            attack,
+            together_clf,  # type: ignore[arg-type]
+            snippets,
+            0.25,
+            budget,
+        )
+        assert together == alone
+        assert sum(together_clf.batches) == sum(alone_clf.batches) == sum(r.queries for r in alone)
+        assert len(together_clf.batches) < len(alone_clf.batches)  # fewer, larger batches
+    assert [r.succeeded for r in alone] == [True, True, True, True]

@@ -46,6 +46,7 @@ train_budget = 30
 examples_per_target = 2
 eval_targets = 6
 budget = 40
+together = 2          # a group is written at once: the kill below lands between groups
 
 [heldout]
 recipe = "rewording"
@@ -117,6 +118,16 @@ def _results(project: Path) -> dict[str, object]:
         for r in range(3)
     }
     return {"report": report, "aimed": aimed}
+
+
+def test_attacks_side_by_side_are_set_per_section() -> None:
+    from highstakes.loop.config import demo_config, parse_config
+
+    assert demo_config().attack.together == demo_config().heldout.together == 16  # type: ignore[union-attr]
+    assert parse_config({"attack": {"together": 1}}).attack.together == 1
+    for bad in (0, 2.5, "4"):
+        with pytest.raises(ValueError, match=r"\[attack\]: together must be a whole number"):
+            parse_config({"attack": {"together": bad}})
 
 
 def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:

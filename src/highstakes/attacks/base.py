@@ -10,7 +10,7 @@ scored and stops the search when the query budget is spent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -53,15 +53,24 @@ class QueryCounter:
     def left(self) -> int:
         return self.budget - self.used
 
-    def score(self, snippets: Sequence[Snippet]) -> np.ndarray:
-        """Scores for as many snippets as the budget allows; raise once nothing is left."""
+    def take(self, snippets: Sequence[Snippet]) -> list[Snippet]:
+        """As many of `snippets` as the budget allows, counted as used; raise once nothing
+        is left.  (`score` is `take`, then `scores`.)"""
         if self.left <= 0:
             raise BudgetExhausted
-        snippets = list(snippets)[: self.left]
-        self.used += len(snippets)
+        taken = list(snippets)[: self.left]
+        self.used += len(taken)
+        return taken
+
+    def scores(self, snippets: Sequence[Snippet]) -> np.ndarray:
+        """The classifier's scores, not counted: for snippets `take` has counted."""
         if self.threshold is None:
             return self.classifier.score(snippets)
         return self.classifier.score_decisive(snippets, threshold=self.threshold)[0]
+
+    def score(self, snippets: Sequence[Snippet]) -> np.ndarray:
+        """Scores for as many snippets as the budget allows; raise once nothing is left."""
+        return self.scores(self.take(snippets))
 
 
 class Goal(Protocol):
@@ -105,6 +114,23 @@ class SearchResult:
     found: list[Candidate] = field(default_factory=list)  # every candidate that met the goal
 
 
+# A search run step by step: it yields the snippets it wants scored (already counted on
+# its `QueryCounter`), is sent their scores, and returns its result.  `drive` runs one
+# alone; `highstakes.attacks.run.attack_together` runs many, scoring their requests in one
+# batch.
+SearchSteps = Generator[list[Snippet], np.ndarray, SearchResult]
+
+
+def drive(steps: SearchSteps, scores: Callable[[Sequence[Snippet]], np.ndarray]) -> SearchResult:
+    """Run a search's steps to the end, scoring each request with `scores`."""
+    try:
+        request = next(steps)
+        while True:
+            request = steps.send(scores(request))
+    except StopIteration as done:
+        return done.value
+
+
 class SearchMethod(Protocol):
     def search(
         self,
@@ -114,3 +140,12 @@ class SearchMethod(Protocol):
         goal: Goal,
         counter: QueryCounter,
     ) -> SearchResult: ...
+
+    def steps(
+        self,
+        original: Snippet,
+        transformation: Transformation,
+        constraints: Sequence[Constraint],
+        goal: Goal,
+        counter: QueryCounter,
+    ) -> SearchSteps: ...

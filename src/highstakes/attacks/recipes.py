@@ -22,7 +22,9 @@ from highstakes.attacks.base import (
     QueryCounter,
     SearchMethod,
     SearchResult,
+    SearchSteps,
     Transformation,
+    drive,
 )
 from highstakes.attacks.paraphrase import Paraphraser, drop_near_duplicates
 from highstakes.data.records import Snippet
@@ -55,9 +57,14 @@ class SearchAttack(Attack):
         self, classifier: Classifier, snippet: Snippet, threshold: float, budget: int
     ) -> SearchResult:
         counter = QueryCounter(classifier, budget, threshold=threshold)
-        return self.search.search(
-            snippet, self.transformation, self.constraints, BelowThreshold(threshold), counter
-        )
+        return drive(self.steps(counter, snippet), counter.scores)
+
+    def steps(self, counter: QueryCounter, snippet: Snippet) -> SearchSteps:
+        """`run` step by step, within `counter`'s budget and below its threshold."""
+        if counter.threshold is None:
+            raise ValueError("a search attack's counter needs the threshold it attacks")
+        goal = BelowThreshold(counter.threshold)
+        return self.search.steps(snippet, self.transformation, self.constraints, goal, counter)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from highstakes.attacks.base import Candidate, SearchResult
-from highstakes.attacks.recipes import Attack
+from highstakes.attacks.base import Candidate, QueryCounter, SearchResult
+from highstakes.attacks.recipes import Attack, SearchAttack
 from highstakes.attacks.text import n_words_changed, words_of
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.models.classifier import Classifier
@@ -38,16 +38,64 @@ def attack_examples(
     threshold: float,
     budget: int,
     progress: Callable[[str, int, int], None] | None = None,
+    together: int = 1,
 ) -> list[AttackRecord]:
-    """Attack each example in turn (each gets its own query budget)."""
-    records = []
-    for i, example in enumerate(examples):
+    """Attack each example with its own query budget: `together` at a time where the attack
+    searches (`attack_together`; a record's seconds are then its group's per example),
+    else one by one."""
+    step = together if isinstance(attack, SearchAttack) else 1
+    records: list[AttackRecord] = []
+    for start in range(0, len(examples), step):
+        group = examples[start : start + step]
         t0 = time.perf_counter()
-        result = attack.run(classifier, example.snippet, threshold, budget)
-        records.append(AttackRecord(example, result, time.perf_counter() - t0))
+        if isinstance(attack, SearchAttack):
+            snippets = [e.snippet for e in group]
+            results = attack_together(attack, classifier, snippets, threshold, budget)
+        else:
+            results = [attack.run(classifier, group[0].snippet, threshold, budget)]
+        seconds = (time.perf_counter() - t0) / len(group)
+        records.extend(AttackRecord(e, r, seconds) for e, r in zip(group, results, strict=True))
         if progress:
-            progress(f"{attack.name} attack", i + 1, len(examples))
+            progress(f"{attack.name} attack", len(records), len(examples))
     return records
+
+
+def attack_together(
+    attack: SearchAttack,
+    classifier: Classifier,
+    snippets: Sequence[Snippet],
+    threshold: float,
+    budget: int,
+) -> list[SearchResult]:
+    """Attack several snippets at once: each runs its own search with its own budget, as
+    `attack.run` would, and at each step the snippets all of them ask for are scored in one
+    batch.  A search asks for a few snippets a step (a typo recipe, up to six), and a CPU
+    scores a batch of 48 about twice as fast per snippet as a batch of 3.  Decisions are
+    fp32's either way (`Classifier.score_decisive`); the fast scores themselves may differ
+    from one-at-a-time runs in their last bits, as the batches differ."""
+    counters = [QueryCounter(classifier, budget, threshold=threshold) for _ in snippets]
+    running = {i: attack.steps(counters[i], s) for i, s in enumerate(snippets)}
+    results: dict[int, SearchResult] = {}
+    asked: dict[int, list[Snippet]] = {}
+
+    def advance(i: int, scores: np.ndarray | None) -> None:
+        try:
+            asked[i] = running[i].send(scores)  # type: ignore[arg-type]  # None: the first step
+        except StopIteration as done:
+            results[i] = done.value
+            del running[i]
+
+    for i in list(running):
+        advance(i, None)
+    while asked:
+        requests = dict(asked)
+        asked.clear()
+        scores = counters[0].scores([s for request in requests.values() for s in request])
+        at = 0
+        for i, request in requests.items():
+            advance(i, scores[at : at + len(request)])
+            at += len(request)
+    return [results[i] for i in range(len(snippets))]
 
 
 def fraction_changed(original: Snippet, edited: Snippet) -> float:

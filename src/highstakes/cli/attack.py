@@ -42,6 +42,12 @@ def attack_command(
         "embedded-minilm", "--encoder", help="Sentence encoder for the similarity floor."
     ),
     seed: int = typer.Option(0, help="Seed for which snippets are chosen and for sampling."),
+    together: int = typer.Option(
+        16,
+        min=1,
+        help="Snippets searched side by side, their queries scored in one batch a step "
+        "(typos, rewording, substitution); 1: one at a time.",
+    ),
 ) -> None:
     """Attack the injurious snippets that MODEL flags correctly and report what got through.
 
@@ -92,7 +98,7 @@ def attack_command(
         )
         attack = recipes.build(recipe, clf, lm=lm, encoder=encoder, paraphraser=paraphraser)
         with progress_bar() as update:
-            records = attack_examples(attack, clf, targets, limit, budget, update)
+            records = attack_examples(attack, clf, targets, limit, budget, update, together)
         version = str(clf.metadata.get("version", model))
         results = result_examples(records, recipe, version, round_, confirm_with)
         write_examples(out, results)

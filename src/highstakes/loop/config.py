@@ -51,6 +51,10 @@ class AttackConfig:
     # training data kept per successful target: the best result and the next-best distinct
     # ones the search also found under the threshold (more data for no more queries)
     examples_per_target: int = 1
+    # targets searched side by side, the snippets their searches ask for at a step scored
+    # in one batch (search recipes; 1: one at a time).  Batches of 48 score about twice as
+    # fast per snippet as the few one search asks for (benchmarks/results/lockstep.json)
+    together: int = 16
     options: dict[str, Any] = field(default_factory=dict)  # recipe keyword arguments
 
 
@@ -139,6 +143,9 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
     config: LoopConfig = _build(LoopConfig, {**top, **sections}, where)
     if config.rounds < 0:
         raise ValueError(f"{where}: rounds must be >= 0")
+    for section, spec in (("attack", config.attack), ("heldout", config.heldout)):
+        if spec is not None and (not isinstance(spec.together, int) or spec.together < 1):
+            raise ValueError(f"{where} [{section}]: together must be a whole number >= 1")
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
     for section, flag in (("train", config.train.lat), ("retrain", config.retrain.lat)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,12 +50,12 @@ class Project:
         return result
 
 
-def append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and make it durable before going on.  Read the file back with
-    `read_jsonl(path, missing_ok=True, torn_tail_ok=True)`: a crash mid-write leaves at
-    most a cut last line, which that drops."""
+def append_lines(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    """Append JSON lines in one write and make them durable before going on.  Read the file
+    back with `read_jsonl(path, missing_ok=True, torn_tail_ok=True)`: a crash mid-write
+    leaves whole lines and at most a cut last one, which that drops."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         f.flush()
         os.fsync(f.fileno())

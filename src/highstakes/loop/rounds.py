@@ -174,8 +174,9 @@ class Loop:
             budget = (spec.train_budget or spec.budget) if train else spec.budget
             keep = spec.examples_per_target if train else 1
             out[name] = stages.run_attack(
-                attack, clf, targets, budget, path, f"{name}-{r}", self.progress, keep
-            )
+                attack, clf, targets, budget, path, f"{name}-{r}", self.progress, keep,
+                spec.together,
+            )  # fmt: skip
         return {"runs": {name: str(rdir / f"attack-{name}.jsonl") for name in out}, "recipes": {
             name: spec.recipe for name, spec, _ in runs}}  # fmt: skip
 

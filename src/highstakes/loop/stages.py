@@ -16,7 +16,7 @@ from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
 from highstakes.evaluation.reliability import clopper_pearson
 from highstakes.loop.config import AttackConfig, LoopConfig
-from highstakes.loop.project import append_line, write_atomic
+from highstakes.loop.project import append_lines, write_atomic
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import TrainConfig, labeled, threshold_rule, train
 
@@ -127,26 +127,66 @@ def run_attack(
     salt: str,
     progress: ProgressFn | None = None,
     keep: int = 1,
+    together: int = 1,
 ) -> list[dict[str, Any]]:
-    """Attack each target, one durable JSON line per target; a rerun continues after the
-    last target written.  A target the classifier already misses is recorded, not attacked."""
+    """Attack the targets `together` at a time (`attack_together`: their searches' requests
+    are scored in one batch a step), one durable JSON line per target.  A group's lines are
+    written at once, and a rerun continues after the last group written whole, so its
+    batches, and its bytes, are those of an uninterrupted run.  A target the classifier
+    already misses is recorded, not attacked.  A record's `seconds` is its group's time
+    per target."""
+    groups = [targets[i : i + together] for i in range(0, len(targets), together)]
+    written = {r["target_id"]: r for r in read_jsonl(path, missing_ok=True, torn_tail_ok=True)}
+    whole = [g for g in groups if all(e.id in written for e in g)]
+    done = [written[e.id] for g in whole for e in g]  # a cut group is dropped and redone
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
+    for group in groups:
+        if any(group is g for g in whole):
+            continue
+        t0 = time.perf_counter()
+        records = _attack_group(attack, clf, group, budget, salt, keep)
+        for record in records:
+            record["seconds"] = round((time.perf_counter() - t0) / len(group), 3)
+        append_lines(path, records)
+        done.extend(records)
+        if progress:
+            progress(f"{attack.name} attack ({salt})", len(done), len(targets))
+    return done
+
+
+def _attack_group(
+    attack: Any, clf: Classifier, group: Sequence[Example], budget: int, salt: str, keep: int
+) -> list[dict[str, Any]]:
     import torch
 
-    done = read_jsonl(path, missing_ok=True, torn_tail_ok=True)  # a cut last line is redone
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
-    seen = {r["target_id"] for r in done}
-    for i, example in enumerate(targets):
-        if example.id in seen:
-            continue
-        torch.manual_seed(stable_int(example.id, salt))  # sampling attacks redo the same draws
-        t0 = time.perf_counter()
-        record = _attack_one(attack, clf, example, budget, keep)
-        record["seconds"] = round(time.perf_counter() - t0, 3)
-        append_line(path, record)
-        done.append(record)
-        if progress:
-            progress(f"{attack.name} attack ({salt})", i + 1, len(targets))
-    return done
+    from highstakes.attacks.recipes import SearchAttack
+    from highstakes.attacks.run import attack_together
+
+    records = []
+    for example, original in zip(group, clf.score([e.snippet for e in group]), strict=True):
+        flagged = bool(original >= clf.threshold)
+        records.append(
+            {"target_id": example.id, "flagged": flagged, "found": None, "more": []}
+            | {"original_score": float(original)}
+            | ({} if flagged else {"queries": 0})
+        )
+    attacked = [i for i, r in enumerate(records) if r["flagged"]]
+    snippets = [group[i].snippet for i in attacked]
+    if isinstance(attack, SearchAttack):  # deterministic: searched side by side
+        results = attack_together(attack, clf, snippets, clf.threshold, budget)
+    else:  # sampling attacks redo the same draws for a target on a rerun
+        results = []
+        for i, snippet in zip(attacked, snippets, strict=True):
+            torch.manual_seed(stable_int(group[i].id, salt))
+            results.append(attack.run(clf, snippet, clf.threshold, budget))
+    for i, result in zip(attacked, results, strict=True):
+        records[i]["queries"] = int(result.queries)
+        ranked = sorted(result.found, key=lambda c: c.score if c.score is not None else 1.0)
+        distinct = list({c.snippet: c for c in reversed(ranked)}.values())[::-1]
+        if distinct:
+            records[i]["found"] = _found(distinct[0])
+            records[i]["more"] = [_found(c) for c in distinct[1:keep]]
+    return records
 
 
 def _found(candidate: Any) -> dict[str, Any]:
@@ -156,26 +196,6 @@ def _found(candidate: Any) -> dict[str, Any]:
         "score": candidate.score,
         "edits": "; ".join(e.describe() for e in candidate.edits),
     }
-
-
-def _attack_one(
-    attack: Any, clf: Classifier, example: Example, budget: int, keep: int = 1
-) -> dict[str, Any]:
-    record: dict[str, Any] = {"target_id": example.id, "flagged": True, "found": None, "more": []}
-    original = float(clf.score([example.snippet])[0])
-    record["original_score"] = original
-    if original < clf.threshold:
-        record["flagged"] = False
-        record["queries"] = 0
-        return record
-    result = attack.run(clf, example.snippet, clf.threshold, budget)
-    record["queries"] = int(result.queries)
-    ranked = sorted(result.found, key=lambda c: c.score if c.score is not None else 1.0)
-    distinct = list({c.snippet: c for c in reversed(ranked)}.values())[::-1]
-    if distinct:
-        record["found"] = _found(distinct[0])
-        record["more"] = [_found(c) for c in distinct[1:keep]]
-    return record
 
 
 def results_of(record: dict[str, Any]) -> list[Snippet]:

@@ -17,7 +17,9 @@ from highstakes.attacks.base import (
     Goal,
     QueryCounter,
     SearchResult,
+    SearchSteps,
     Transformation,
+    drive,
 )
 from highstakes.data.records import Snippet
 
@@ -46,7 +48,19 @@ class BeamSearch:
         goal: Goal,
         counter: QueryCounter,
     ) -> SearchResult:
-        start = Candidate(original, score=float(counter.score([original])[0]))
+        steps = self.steps(original, transformation, constraints, goal, counter)
+        return drive(steps, counter.scores)
+
+    def steps(
+        self,
+        original: Snippet,
+        transformation: Transformation,
+        constraints: Sequence[Constraint],
+        goal: Goal,
+        counter: QueryCounter,
+    ) -> SearchSteps:
+        """`search`, step by step (`highstakes.attacks.base.SearchSteps`)."""
+        start = Candidate(original, score=float((yield counter.take([original]))[0]))
         result = SearchResult(original, start.score or 0.0, start, False, 0, [start.score or 0.0])
         if goal.is_goal_complete(result.original_score):
             result.succeeded, result.queries, result.found = True, counter.used, [start]
@@ -61,9 +75,10 @@ class BeamSearch:
             if not fresh:
                 continue
             try:
-                scores = counter.score([c.snippet for c in fresh])
+                asked = counter.take([c.snippet for c in fresh])
             except BudgetExhausted:
                 break
+            scores = yield asked
             scored = [replace(c, score=float(s)) for c, s in zip(fresh, scores, strict=False)]
             beam = sorted([*beam, *scored], key=lambda c: c.score or 0.0)[: self.width]
             result.best = beam[0]
