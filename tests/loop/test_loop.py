@@ -123,7 +123,8 @@ def _results(project: Path) -> dict[str, object]:
 def test_attacks_side_by_side_are_set_per_section() -> None:
     from highstakes.loop.config import demo_config, parse_config
 
-    assert demo_config().attack.together == demo_config().heldout.together == 16  # type: ignore[union-attr]
+    assert demo_config().attack.together == demo_config().heldout.together == 64  # type: ignore[union-attr]
+    assert parse_config({}).attack.together == 16
     assert parse_config({"attack": {"together": 1}}).attack.together == 1
     for bad in (0, 2.5, "4"):
         with pytest.raises(ValueError, match=r"\[attack\]: together must be a whole number"):

@@ -52,8 +52,10 @@ class AttackConfig:
     # ones the search also found under the threshold (more data for no more queries)
     examples_per_target: int = 1
     # targets searched side by side, the snippets their searches ask for at a step scored
-    # in one batch (search recipes; 1: one at a time).  Batches of 48 score about twice as
-    # fast per snippet as the few one search asks for (benchmarks/results/lockstep.json)
+    # in one batch (search recipes; 1: one at a time).  On 2 cores, 16 side by side made
+    # the typo attack 1.3x and the rewording attack 1.5x as fast, 64 1.5x and 1.8x
+    # (benchmarks/lockstep.py); a group is also the unit a rerun redoes, so the default
+    # stays small for slow recipes (an LM-guided search takes seconds a target)
     together: int = 16
     options: dict[str, Any] = field(default_factory=dict)  # recipe keyword arguments
 
