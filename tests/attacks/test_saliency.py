@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from highstakes.attacks.saliency import SaliencyMethod, token_saliency, word_saliency
+from highstakes.attacks.saliency import (
+    SaliencyMethod,
+    token_saliency,
+    word_saliency,
+    word_saliency_many,
+)
 from highstakes.attacks.text import words_of
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import POSITIVE_INDEX, Classifier
@@ -54,3 +59,17 @@ def test_gradient_norm_matches_autograd(tiny_classifier: Classifier) -> None:
     scores, enc = token_saliency(tiny_classifier, S, SaliencyMethod.GRADIENT_NORM)
     assert scores.shape == (enc["input_ids"].shape[1],)
     assert torch.all(scores >= 0) and torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("method", list(SaliencyMethod))
+def test_saliency_in_batches_equals_one_at_a_time(tiny_classifier: Classifier, method: str) -> None:
+    snippets = [
+        S,
+        Snippet("Short.", "He fell."),  # padded beside the longer ones
+        Snippet("The storm came in at night over the hills.", "A branch broke her arm."),
+    ]
+    together = word_saliency_many(tiny_classifier, snippets, method, batch_size=2)
+    for snippet, found in zip(snippets, together, strict=True):
+        alone = word_saliency(tiny_classifier, snippet, method)
+        assert [w.word for w in found] == [w.word for w in alone]
+        assert [w.raw for w in found] == pytest.approx([w.raw for w in alone], rel=1e-4, abs=1e-7)

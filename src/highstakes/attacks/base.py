@@ -148,4 +148,5 @@ class SearchMethod(Protocol):
         constraints: Sequence[Constraint],
         goal: Goal,
         counter: QueryCounter,
+        positions: Sequence[tuple[Field, int]] | None = None,
     ) -> SearchSteps: ...

@@ -23,7 +23,12 @@ from highstakes.attacks.candidates.base import CandidateSource
 from highstakes.attacks.lexicon import Lexicon
 from highstakes.attacks.saliency import SaliencyMethod
 from highstakes.attacks.text import Edit, Field, apply_edit, words_of
-from highstakes.attacks.transformation import Position, current_index, salient_positions
+from highstakes.attacks.transformation import (
+    Position,
+    current_index,
+    salient_positions,
+    salient_positions_many,
+)
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 
@@ -92,6 +97,11 @@ class LabelPreserving:
 
     def positions(self, original: Snippet, classifier: Classifier) -> list[Position]:
         return salient_positions(original, classifier, self.saliency, self.fields)
+
+    def positions_many(
+        self, originals: Sequence[Snippet], classifier: Classifier
+    ) -> list[list[Position]]:
+        return salient_positions_many(originals, classifier, self.saliency, self.fields)
 
     def neighbours(self, current: Candidate, position: Position) -> list[Candidate]:
         field_, original_index = position

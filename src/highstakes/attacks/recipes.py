@@ -59,12 +59,17 @@ class SearchAttack(Attack):
         counter = QueryCounter(classifier, budget, threshold=threshold)
         return drive(self.steps(counter, snippet), counter.scores)
 
-    def steps(self, counter: QueryCounter, snippet: Snippet) -> SearchSteps:
-        """`run` step by step, within `counter`'s budget and below its threshold."""
+    def steps(
+        self, counter: QueryCounter, snippet: Snippet, positions: Sequence[Any] | None = None
+    ) -> SearchSteps:
+        """`run` step by step, within `counter`'s budget and below its threshold
+        (`positions`: the transformation's for `snippet`, if computed beforehand)."""
         if counter.threshold is None:
             raise ValueError("a search attack's counter needs the threshold it attacks")
         goal = BelowThreshold(counter.threshold)
-        return self.search.steps(snippet, self.transformation, self.constraints, goal, counter)
+        return self.search.steps(
+            snippet, self.transformation, self.constraints, goal, counter, positions
+        )
 
 
 @dataclass

@@ -70,11 +70,15 @@ def attack_together(
     """Attack several snippets at once: each runs its own search with its own budget, as
     `attack.run` would, and at each step the snippets all of them ask for are scored in one
     batch.  A search asks for a few snippets a step (a typo recipe, up to six), and a CPU
-    scores a batch of 48 about twice as fast per snippet as a batch of 3.  Decisions are
-    fp32's either way (`Classifier.score_decisive`); the fast scores themselves may differ
-    from one-at-a-time runs in their last bits, as the batches differ."""
+    scores a batch of 48 about twice as fast per snippet as a batch of 3.  Where the
+    transformation has `positions_many`, the snippets' saliency is computed in batches
+    too.  Decisions are fp32's either way (`Classifier.score_decisive`); the fast scores
+    themselves may differ from one-at-a-time runs in their last bits, as the batches
+    differ."""
     counters = [QueryCounter(classifier, budget, threshold=threshold) for _ in snippets]
-    running = {i: attack.steps(counters[i], s) for i, s in enumerate(snippets)}
+    many = getattr(attack.transformation, "positions_many", None)  # saliency in batches too
+    positions = many(snippets, classifier) if many else [None] * len(snippets)
+    running = {i: attack.steps(counters[i], s, positions[i]) for i, s in enumerate(snippets)}
     results: dict[int, SearchResult] = {}
     asked: dict[int, list[Snippet]] = {}
 

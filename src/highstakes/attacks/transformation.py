@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from highstakes.attacks.base import Candidate
 from highstakes.attacks.candidates.base import CandidateSource, EditKind, Proposal
-from highstakes.attacks.saliency import SaliencyMethod, word_saliency
+from highstakes.attacks.saliency import (
+    SaliencyMethod,
+    WordSaliency,
+    word_saliency,
+    word_saliency_many,
+)
 from highstakes.attacks.text import Edit, Field, apply_edit, words_of
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
@@ -60,7 +65,22 @@ def salient_positions(
     original: Snippet, classifier: Classifier, saliency: SaliencyMethod, fields: Sequence[Field]
 ) -> list[Position]:
     """The alphabetic words of `fields`, most salient first: where a search edits first."""
-    ranked = sorted(word_saliency(classifier, original, saliency), key=lambda w: -w.score)
+    return _ranked(word_saliency(classifier, original, saliency), fields)
+
+
+def salient_positions_many(
+    originals: Sequence[Snippet],
+    classifier: Classifier,
+    saliency: SaliencyMethod,
+    fields: Sequence[Field],
+) -> list[list[Position]]:
+    """`salient_positions` of each snippet, their saliency computed in batches."""
+    found = word_saliency_many(classifier, originals, saliency)
+    return [_ranked(words, fields) for words in found]
+
+
+def _ranked(words: list[WordSaliency], fields: Sequence[Field]) -> list[Position]:
+    ranked = sorted(words, key=lambda w: -w.score)
     return [
         (w.word.field, w.word.index) for w in ranked if w.word.is_alpha and w.word.field in fields
     ]
@@ -76,6 +96,11 @@ class WordSubstitution:
 
     def positions(self, original: Snippet, classifier: Classifier) -> list[Position]:
         return salient_positions(original, classifier, self.saliency, self.fields)
+
+    def positions_many(
+        self, originals: Sequence[Snippet], classifier: Classifier
+    ) -> list[list[Position]]:
+        return salient_positions_many(originals, classifier, self.saliency, self.fields)
 
     def neighbours(self, current: Candidate, position: Position) -> list[Candidate]:
         field, original_index = position

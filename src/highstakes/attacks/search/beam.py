@@ -21,6 +21,7 @@ from highstakes.attacks.base import (
     Transformation,
     drive,
 )
+from highstakes.attacks.transformation import Position
 from highstakes.data.records import Snippet
 
 
@@ -58,15 +59,19 @@ class BeamSearch:
         constraints: Sequence[Constraint],
         goal: Goal,
         counter: QueryCounter,
+        positions: Sequence[Position] | None = None,
     ) -> SearchSteps:
-        """`search`, step by step (`highstakes.attacks.base.SearchSteps`)."""
+        """`search`, step by step (`highstakes.attacks.base.SearchSteps`); `positions`, if
+        given, are the transformation's positions for `original`, computed beforehand."""
         start = Candidate(original, score=float((yield counter.take([original]))[0]))
         result = SearchResult(original, start.score or 0.0, start, False, 0, [start.score or 0.0])
         if goal.is_goal_complete(result.original_score):
             result.succeeded, result.queries, result.found = True, counter.used, [start]
             return result
         beam = [start]
-        for position in transformation.positions(original, counter.classifier):
+        if positions is None:
+            positions = transformation.positions(original, counter.classifier)
+        for position in positions:
             pool: dict[Snippet, Candidate] = {}
             for state in beam:
                 for c in transformation.neighbours(state, position):
