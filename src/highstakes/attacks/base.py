@@ -132,14 +132,7 @@ def drive(steps: SearchSteps, scores: Callable[[Sequence[Snippet]], np.ndarray])
 
 
 class SearchMethod(Protocol):
-    def search(
-        self,
-        original: Snippet,
-        transformation: Transformation,
-        constraints: Sequence[Constraint],
-        goal: Goal,
-        counter: QueryCounter,
-    ) -> SearchResult: ...
+    """Runs as steps (`SearchSteps`): alone with `drive`, or beside others."""
 
     def steps(
         self,

@@ -40,24 +40,40 @@ def attack_examples(
     progress: Callable[[str, int, int], None] | None = None,
     together: int = 1,
 ) -> list[AttackRecord]:
-    """Attack each example with its own query budget: `together` at a time where the attack
-    searches (`attack_together`; a record's seconds are then its group's per example),
-    else one by one."""
+    """Attack each example with its own query budget, `together` at a time where the attack
+    searches (`attack_many`; a record's seconds are then its group's per example)."""
     step = together if isinstance(attack, SearchAttack) else 1
     records: list[AttackRecord] = []
     for start in range(0, len(examples), step):
         group = examples[start : start + step]
         t0 = time.perf_counter()
-        if isinstance(attack, SearchAttack):
-            snippets = [e.snippet for e in group]
-            results = attack_together(attack, classifier, snippets, threshold, budget)
-        else:
-            results = [attack.run(classifier, group[0].snippet, threshold, budget)]
+        results = attack_many(attack, classifier, [e.snippet for e in group], threshold, budget)
         seconds = (time.perf_counter() - t0) / len(group)
         records.extend(AttackRecord(e, r, seconds) for e, r in zip(group, results, strict=True))
         if progress:
             progress(f"{attack.name} attack", len(records), len(examples))
     return records
+
+
+def attack_many(
+    attack: Attack,
+    classifier: Classifier,
+    snippets: Sequence[Snippet],
+    threshold: float,
+    budget: int,
+    before_each: Callable[[int], None] | None = None,
+) -> list[SearchResult]:
+    """Each snippet attacked with its own budget: side by side where the attack searches
+    (`attack_together`), else one after another, calling `before_each(i)` before snippet
+    i (the loop seeds sampling attacks there, so a rerun redoes a snippet's draws)."""
+    if isinstance(attack, SearchAttack):
+        return attack_together(attack, classifier, snippets, threshold, budget)
+    results = []
+    for i, snippet in enumerate(snippets):
+        if before_each:
+            before_each(i)
+        results.append(attack.run(classifier, snippet, threshold, budget))
+    return results
 
 
 def attack_together(

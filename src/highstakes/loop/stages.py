@@ -137,12 +137,10 @@ def run_attack(
     per target."""
     groups = [targets[i : i + together] for i in range(0, len(targets), together)]
     written = {r["target_id"]: r for r in read_jsonl(path, missing_ok=True, torn_tail_ok=True)}
-    whole = [g for g in groups if all(e.id in written for e in g)]
-    done = [written[e.id] for g in whole for e in g]  # a cut group is dropped and redone
+    whole = [all(e.id in written for e in g) for g in groups]
+    done = [written[e.id] for g, w in zip(groups, whole, strict=True) if w for e in g]
     write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
-    for group in groups:
-        if any(group is g for g in whole):
-            continue
+    for group in (g for g, w in zip(groups, whole, strict=True) if not w):  # a cut one too
         t0 = time.perf_counter()
         records = _attack_group(attack, clf, group, budget, salt, keep)
         for record in records:
@@ -159,26 +157,23 @@ def _attack_group(
 ) -> list[dict[str, Any]]:
     import torch
 
-    from highstakes.attacks.recipes import SearchAttack
-    from highstakes.attacks.run import attack_together
+    from highstakes.attacks.run import attack_many
 
     records = []
     for example, original in zip(group, clf.score([e.snippet for e in group]), strict=True):
         flagged = bool(original >= clf.threshold)
-        records.append(
-            {"target_id": example.id, "flagged": flagged, "found": None, "more": []}
-            | {"original_score": float(original)}
-            | ({} if flagged else {"queries": 0})
-        )
+        record = {"target_id": example.id, "flagged": flagged, "found": None, "more": []}
+        record["original_score"] = float(original)
+        if not flagged:
+            record["queries"] = 0
+        records.append(record)
     attacked = [i for i, r in enumerate(records) if r["flagged"]]
+
+    def seed(j: int) -> None:  # sampling attacks redo the same draws for a target on a rerun
+        torch.manual_seed(stable_int(group[attacked[j]].id, salt))
+
     snippets = [group[i].snippet for i in attacked]
-    if isinstance(attack, SearchAttack):  # deterministic: searched side by side
-        results = attack_together(attack, clf, snippets, clf.threshold, budget)
-    else:  # sampling attacks redo the same draws for a target on a rerun
-        results = []
-        for i, snippet in zip(attacked, snippets, strict=True):
-            torch.manual_seed(stable_int(group[i].id, salt))
-            results.append(attack.run(clf, snippet, clf.threshold, budget))
+    results = attack_many(attack, clf, snippets, clf.threshold, budget, seed)
     for i, result in zip(attacked, results, strict=True):
         records[i]["queries"] = int(result.queries)
         ranked = sorted(result.found, key=lambda c: c.score if c.score is not None else 1.0)
