@@ -27,7 +27,11 @@ from highstakes.data.splits import hash_split, normalize_prompt
 
 OUT = {"demo": DEMO_FILE, "external": EXTERNAL_FILE}
 # parts merged before this script kept dates per wave; new parts carry this one
-CREATED = {"h": datetime(2026, 11, 27, tzinfo=UTC), "s": datetime(2026, 11, 27, tzinfo=UTC)}
+CREATED = {
+    "h": datetime(2026, 11, 27, tzinfo=UTC),
+    "s": datetime(2026, 11, 27, tzinfo=UTC),
+    "u": datetime(2026, 12, 5, tzinfo=UTC),  # the third wave
+}
 TODAY = datetime(2026, 12, 4, tzinfo=UTC)
 # Two generator samples mention sexual assault, which the labeling guide does not cover
 # and a demo set should not carry; they are left out (see DATASHEET.md).
@@ -38,7 +42,7 @@ EXCLUDED = {
 
 
 def rows_of(part: Path, pin_split: bool) -> list[dict[str, object]]:
-    writer = part.stem  # h*, s*: first-wave parts; t*: second wave; e*: external set
+    writer = part.stem  # h*, s*: first-wave parts; t*: second wave; u*: third; e*: external set
     rows = []
     try:
         part_rows = read_jsonl(part)
