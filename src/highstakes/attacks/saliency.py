@@ -53,14 +53,7 @@ def token_saliency(
     clf: Classifier, snippet: Snippet, method: SaliencyMethod, ig_steps: int = 16
 ) -> tuple[torch.Tensor, Any]:
     """(T,) token scores and the tokenizer's encoding (for offsets)."""
-    enc = clf.tokenizer(
-        snippet.prompt,
-        snippet.completion,
-        truncation="only_first",
-        max_length=clf.max_length,
-        return_offsets_mapping=True,
-        return_tensors="pt",
-    )
+    enc = _encode(clf, [snippet])
     if method is not SaliencyMethod.INTEGRATED_GRADIENTS:
         return _gradient_scores(clf, enc, method)[0], enc
     from captum.attr import IntegratedGradients
@@ -75,6 +68,19 @@ def token_saliency(
         internal_batch_size=ig_steps,
     )
     return attributions[0].sum(-1).abs().detach().float().cpu(), enc
+
+
+def _encode(clf: Classifier, snippets: Sequence[Snippet]) -> Any:
+    """(prompt, completion) pairs as the classifier reads them, padded, with offsets."""
+    return clf.tokenizer(
+        [s.prompt for s in snippets],
+        [s.completion for s in snippets],
+        truncation="only_first",
+        max_length=clf.max_length,
+        padding=True,
+        return_offsets_mapping=True,
+        return_tensors="pt",
+    )
 
 
 def _model_inputs(clf: Classifier, enc: Any) -> dict[str, torch.Tensor]:
@@ -118,20 +124,13 @@ def word_saliency_many(
     rows do not mix, so each equals its snippet's own up to float rounding); integrated
     gradients one snippet at a time."""
     method = SaliencyMethod(method)
+    method = SaliencyMethod(method)
     if method is SaliencyMethod.INTEGRATED_GRADIENTS:
         return [word_saliency(clf, s, method) for s in snippets]
     out = []
     for start in range(0, len(snippets), batch_size):
         part = snippets[start : start + batch_size]
-        enc = clf.tokenizer(
-            [s.prompt for s in part],
-            [s.completion for s in part],
-            truncation="only_first",
-            max_length=clf.max_length,
-            padding=True,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
+        enc = _encode(clf, part)
         scores = _gradient_scores(clf, enc, method)
         for i, snippet in enumerate(part):
             offsets = enc["offset_mapping"][i].tolist()
