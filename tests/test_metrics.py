@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from highstakes.data.records import Example, Label
-from highstakes.evaluation.metrics import auroc, metrics_at, threshold_for_recall
+from highstakes.evaluation.metrics import (
+    auroc,
+    high_recall_auroc,
+    metrics_at,
+    threshold_for_recall,
+)
 
 
 def test_threshold_for_recall_flags_exactly_enough() -> None:
@@ -25,6 +30,20 @@ def test_auroc_known_values() -> None:
     assert auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
     assert auroc(np.array([0, 1]), np.array([0.9, 0.1])) == 0.0
     assert math.isnan(auroc(np.array([1, 1]), np.array([0.1, 0.2])))
+
+
+def test_high_recall_auroc_sees_only_the_last_positives() -> None:
+    labels = np.array([1] * 10 + [0] * 10)
+    ordered = np.concatenate([np.linspace(0.5, 0.95, 10), np.linspace(0.0, 0.45, 10)])
+    assert high_recall_auroc(labels, ordered) == 1.0
+    # one positive below every negative, or one negative above every positive: the same
+    # whole-curve AUROC, but only the first costs recall at the top of the range
+    lost_positive, loud_negative = ordered.copy(), ordered.copy()
+    lost_positive[0], loud_negative[10] = -1.0, 2.0
+    assert auroc(labels, lost_positive) == auroc(labels, loud_negative) == pytest.approx(0.9)
+    assert high_recall_auroc(labels, lost_positive) < high_recall_auroc(labels, loud_negative)
+    assert high_recall_auroc(labels, loud_negative) > 0.9
+    assert math.isnan(high_recall_auroc(np.array([0, 0]), np.array([0.1, 0.2])))
 
 
 def test_bad_target_recall() -> None:

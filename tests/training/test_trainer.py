@@ -7,6 +7,7 @@ import torch
 
 from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
+from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import (
     STATE_FILE,
@@ -211,3 +212,23 @@ def test_weight_average_is_saved_and_resumes_exactly(
     # killed in the second epoch, then resumed: the averaged weights come back with it
     resumed = _crash_in_epoch_two_and_resume(cfg, train_set, valid_set, tmp_path / "split")
     assert torch.equal(_weights(resumed.classifier), _weights(whole.classifier))
+
+
+def test_the_kept_epoch_is_the_best_by_the_chosen_figure(
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+) -> None:
+    train_set, valid_set = _splits(examples)
+    cfg = _config(tiny_model_dir, epochs=3, select="high_recall_auroc")
+    result = train(cfg, train_set, valid_set, tmp_path / "run")
+    figures = [h["valid_high_recall_auroc"] for h in result.history]
+    assert len(figures) == 3
+    assert result.best_epoch == 1 + figures.index(max(figures))
+    kept = result.history[result.best_epoch - 1]
+    assert result.classifier.threshold == pytest.approx(kept["valid_threshold"])
+
+
+def test_an_unknown_selection_figure_is_refused(tiny_model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="select must be one of auroc, high_recall_auroc"):
+        _config(tiny_model_dir, select="loss")
+    with pytest.raises(ValueError, match=r"\[train\]: select must be"):
+        parse_config({"train": {"select": "f1"}})

@@ -88,7 +88,12 @@ def train_command(
     ),
     epochs: int = typer.Option(10, min=1, help="Maximum epochs (early stopping may end sooner)."),
     patience: int = typer.Option(
-        2, min=1, help="Stop after this many epochs without a better validation AUROC."
+        2, min=1, help="Stop after this many epochs without a better validation --select."
+    ),
+    select: str = typer.Option(
+        "auroc",
+        help="Validation figure that picks the kept epoch: auroc, or high_recall_auroc "
+        "(the ROC curve's part at recall >= 0.9 only).",
     ),
     schedule: str = typer.Option(
         "linear", help="Learning-rate decay after warmup: linear, cosine or constant."
@@ -139,6 +144,7 @@ def train_command(
         model=model,
         epochs=epochs,
         patience=patience,
+        select=select,
         schedule=schedule,
         batch_size=batch_size,
         learning_rate=learning_rate,

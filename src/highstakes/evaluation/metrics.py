@@ -33,6 +33,22 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def high_recall_auroc(labels: np.ndarray, scores: np.ndarray, min_recall: float = 0.9) -> float:
+    """Partial AUROC over the operating region a filter works in, recall >= `min_recall`,
+    standardized so that chance is 0.5 and perfect is 1 (McClish, 1989); NaN when only one
+    class is present.
+
+    Whole-curve AUROC also rewards ordering at low recall, where a filter never operates;
+    this measures only how few negatives score above the last positives.
+    """
+    labels = np.asarray(labels).astype(int)
+    if labels.min(initial=1) == labels.max(initial=0):
+        return math.nan
+    # with the classes swapped and scores negated, the false-positive rate is the miss
+    # rate, so sklearn's max_fpr bounds the region to recall >= min_recall
+    return float(roc_auc_score(1 - labels, -np.asarray(scores), max_fpr=1 - min_recall))
+
+
 def threshold_for_recall(
     labels: np.ndarray,
     scores: np.ndarray,

@@ -133,7 +133,7 @@ def _build(kind: type, values: dict[str, Any], where: str) -> Any:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {sorted(known)}")
     try:
         return kind(**values)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # a missing or unknown argument, a bad value
         raise ValueError(f"{where}: {exc}") from None
 
 
