@@ -90,10 +90,13 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
             "1",
             "--max-length",
             "64",
+            "--select",
+            "high_recall_auroc",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "AUROC" in result.output
+    assert Classifier.from_pretrained(out).metadata["config"]["select"] == "high_recall_auroc"
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"]["auroc"] <= 1
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["model"]  # no checkpoint
@@ -115,6 +118,17 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
     assert many.exit_code == 0, many.output
     rows = [json.loads(line) for line in scored.read_text().splitlines()]
     assert len(rows) == len(examples) and all(0 <= r["score"] <= 1 for r in rows)
+
+
+def test_train_refuses_an_unknown_selection_figure(
+    tiny_model_dir: Path, tmp_path: Path, examples: list[Example]
+) -> None:
+    data = write_examples(tmp_path / "d.jsonl", examples)
+    args = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--out"]
+    result = runner.invoke(app, [*args, str(tmp_path / "model"), "--select", "accuracy"])
+    assert result.exit_code != 0
+    assert "select must be one of auroc, high_recall_auroc, got 'accuracy'" in result.output
+    assert not (tmp_path / "model").exists()
 
 
 def test_score_names_a_bad_line_of_its_file(tiny_model_dir: Path, tmp_path: Path) -> None:
