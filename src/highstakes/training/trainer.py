@@ -3,10 +3,11 @@
 One screen per step: build batches, weighted cross-entropy (+ SiFT), clip, step, schedule;
 evaluate on the validation split each epoch; keep the best model by a validation figure
 (AUROC, or AUROC at high recall only); checkpoint every epoch so a killed run resumes
-where it stopped; stop early when that figure has not improved for `patience` epochs.  Every source of randomness is seeded per epoch,
-so a resumed run follows the same path as an uninterrupted one, on the same kind of CPU
-with the same number of torch threads (another thread count or CPU sums floats in another
-order, and the run then drifts apart like another seed).
+where it stopped; stop early when that figure has not improved for `patience` epochs.
+Every source of randomness is seeded per epoch, so a resumed run follows the same path
+as an uninterrupted one, on the same kind of CPU with the same number of torch threads
+(another thread count or CPU sums floats in another order, and the run then drifts apart
+like another seed).
 
 Checkpoints live beside the model folder, never in it: training into `OUT` keeps
 `OUT.checkpoint/` (`state.pt`: model, optimizer, scheduler and loop state; `best/`: the
