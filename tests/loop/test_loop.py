@@ -151,6 +151,7 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     assert all(keys <= set(r) for r in report)
     html = (project / "report.html").read_text()
     assert "learning curves" in html and "AUROC (external)" in html
+    assert "<th>valid AUROC, recall &gt;= 0.9</th>" in html  # escaped in the page
     evaluation = json.loads((project / "round-0" / "evaluate.done.json").read_text())
     assert evaluation["external"]["n_positive"] == 6 and evaluation["external"]["n_negative"] == 18
     for r in range(3):

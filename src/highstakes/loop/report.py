@@ -66,6 +66,10 @@ def external_warnings(rounds: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def learning_curves(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per epoch of every version's training: the curve behind each model."""
     rows = []
@@ -79,6 +83,8 @@ def learning_curves(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "kept": "best" if h["epoch"] == training.get("best_epoch") else "",
                     "train loss": f"{h['train_loss']:.4f}",
                     "valid AUROC": f"{h['valid_auroc']:.4f}",
+                    # the part of the curve at recall >= 0.9 (older histories lack it)
+                    "valid AUROC, recall >= 0.9": _figure(h.get("valid_high_recall_auroc")),
                     "valid recall": f"{h['valid_recall']:.3f}",
                     "valid FPR": f"{h['valid_false_positive_rate']:.3f}",
                     "seconds": f"{h['seconds']:.0f}",
