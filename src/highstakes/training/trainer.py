@@ -269,6 +269,13 @@ def _epoch_line(record: dict[str, float], max_epochs: int) -> str:
     )
 
 
+def _best_so_far(state: dict[str, Any], select: str) -> float:
+    """The kept epoch's validation figure, read from the history (-inf before any)."""
+    if state["best_epoch"] < 0:
+        return -math.inf
+    return float(state["history"][state["best_epoch"]].get(f"valid_{select}", -math.inf))
+
+
 def _accelerator(cfg: TrainConfig) -> Any | None:
     """Hugging Face Accelerate when launched on several processes (`accelerate launch
     --num_processes N`): data parallel, gradients averaged; None for a plain run."""
@@ -319,7 +326,7 @@ def train(
     weights = class_weights(train_data[1]) if cfg.class_weighting else torch.ones(2)
     encoded = clf.encode([e.snippet for e in train_data[0]], padding=False)
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])  # tokens per snippet
-    state: dict[str, Any] = {"epoch": -1, "best_value": -1.0, "best_epoch": -1, "history": []}
+    state: dict[str, Any] = {"epoch": -1, "best_epoch": -1, "history": []}
     average = WeightAverage(clf.model, cfg.weight_average) if cfg.weight_average else None
     ckpt = ckpt_dir / STATE_FILE
     if not resume and main:  # a stale checkpoint of an earlier run must not be resumed later
@@ -332,8 +339,6 @@ def train(
         if average is not None:
             average.load_state_dict(saved.pop("average"))
         saved.pop("average", None)
-        if "best_auroc" in saved:  # a checkpoint from before `select`: it kept by AUROC
-            saved["best_value"] = saved.pop("best_auroc")
         state.update(saved)
         log.info("resuming after epoch %d", state["epoch"] + 1)
     if accelerator is not None:
@@ -350,7 +355,7 @@ def train(
         # every process evaluates (cheap, and keeps them in step); only the main one writes
         with average.applied(clf.model) if average else nullcontext():
             metrics = evaluate(clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence)
-            better = metrics[cfg.select] > state["best_value"]
+            better = metrics[cfg.select] > _best_so_far(state, cfg.select)
             if better and main:
                 clf.threshold = metrics["threshold"]
                 clf.save(best_dir)
@@ -360,7 +365,7 @@ def train(
         if progress and main:  # one line per epoch: the learning curve as it is drawn
             progress(_epoch_line(state["history"][-1], cfg.epochs), 1, 1)
         if better:
-            state.update(best_value=metrics[cfg.select], best_epoch=epoch)
+            state["best_epoch"] = epoch
             clf.threshold = metrics["threshold"]
         state["epoch"] = epoch
         if main:
