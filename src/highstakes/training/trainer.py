@@ -40,6 +40,7 @@ from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import high_recall_auroc, metrics_at, threshold_for_recall
 from highstakes.models.classifier import Classifier, bf16_is_fast
 from highstakes.training.averaging import WeightAverage
+from highstakes.training.dropout import cpu_dropout
 from highstakes.training.lat import LatConfig, lat_loss
 from highstakes.training.sift import SiftConfig, sift_loss
 
@@ -173,33 +174,34 @@ def _train_epoch(
     use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_is_fast(clf.device))
     clf.model.train()
     total, n_batches = 0.0, math.ceil(len(order) / cfg.batch_size)
-    for step, batch in enumerate(_batches(clf, examples, labels, order, cfg.batch_size)):
-        batch = {k: v.to(clf.device) for k, v in batch.items()}
-        target = batch.pop("labels")
-        with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(**batch).logits  # (B, 2)
-            loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
-            if cfg.sift:
-                loss = loss + cfg.sift_config.alpha * sift_loss(
-                    clf.model, batch, logits, cfg.sift_config
-                )
-            if cfg.lat:  # hooks on the plain model; the training forward through `model`
-                loss = loss + cfg.lat_config.alpha * lat_loss(
-                    clf.model, batch, target, cfg.lat_config, weights.to(clf.device), model
-                )
-        optimizer.zero_grad(set_to_none=True)
-        if accelerator is not None:
-            accelerator.backward(loss)  # averages gradients across processes
-        else:
-            loss.backward()
-        torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        if average is not None:
-            average.update(clf.model)
-        total += loss.item()
-        if progress:
-            progress(f"epoch {epoch + 1}/{cfg.epochs}", step + 1, n_batches)
+    with cpu_dropout(clf.model):  # cheaper dropout masks on a CPU (training/dropout.py)
+        for step, batch in enumerate(_batches(clf, examples, labels, order, cfg.batch_size)):
+            batch = {k: v.to(clf.device) for k, v in batch.items()}
+            target = batch.pop("labels")
+            with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(**batch).logits  # (B, 2)
+                loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
+                if cfg.sift:
+                    loss = loss + cfg.sift_config.alpha * sift_loss(
+                        clf.model, batch, logits, cfg.sift_config
+                    )
+                if cfg.lat:  # hooks on the plain model; the training forward through `model`
+                    loss = loss + cfg.lat_config.alpha * lat_loss(
+                        clf.model, batch, target, cfg.lat_config, weights.to(clf.device), model
+                    )
+            optimizer.zero_grad(set_to_none=True)
+            if accelerator is not None:
+                accelerator.backward(loss)  # averages gradients across processes
+            else:
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            if average is not None:
+                average.update(clf.model)
+            total += loss.item()
+            if progress:
+                progress(f"epoch {epoch + 1}/{cfg.epochs}", step + 1, n_batches)
     return total / max(n_batches, 1)
 
 
@@ -314,8 +316,10 @@ def train(
     accelerator = _accelerator(cfg)
     device = str(accelerator.device) if accelerator is not None else cfg.device
     clf = Classifier.from_pretrained(cfg.model, device=device, max_length=cfg.max_length)
+    # fused: one kernel for every parameter's update, 3-4x faster than the loop on a CPU
+    fused = clf.device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(
-        clf.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        clf.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=fused
     )
     main = accelerator is None or accelerator.is_main_process
     world = accelerator.num_processes if accelerator is not None else 1
