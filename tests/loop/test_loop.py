@@ -38,6 +38,7 @@ mode = "warm-start"
 epochs = 1
 adversarial_repeat = 2
 matched_negatives = 1
+replay = 0.5          # half the base train split again in each warm-start pass
 
 [attack]
 recipe = "typos"
@@ -131,6 +132,22 @@ def test_attacks_side_by_side_are_set_per_section() -> None:
             parse_config({"attack": {"together": bad}})
 
 
+def test_replay_share_of_the_base_split() -> None:
+    from highstakes.loop import stages
+    from highstakes.loop.config import parse_config
+
+    examples = make_examples(10)  # 40 examples; a fixed choice per salt below
+    assert stages.replay(examples, 1.0, 0, 1) == examples
+    half = stages.replay(examples, 0.5, 0, 1)
+    assert len(half) == len(examples) // 2 and half == stages.replay(examples, 0.5, 0, 1)
+    assert [e for e in examples if e in half] == half  # in the split's order
+    assert half != stages.replay(examples, 0.5, 0, 2)  # drawn afresh each round
+    assert parse_config({"retrain": {"replay": 0.25}}).retrain.replay == 0.25
+    for bad in (0, 1.5, -0.1, "half", True):
+        with pytest.raises(ValueError, match=r"\[retrain\]: replay must be a share in \(0, 1\]"):
+            parse_config({"retrain": {"replay": bad}})
+
+
 def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     config = _config(setup, "plain")
     _run(config)
@@ -168,7 +185,8 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     assert _lines(project / "round-1" / "data-added.jsonl") == added  # each appears once
     trained = json.loads((project / "round-1" / "train.done.json").read_text())["n_train"]
     n_base = len(assign_splits(make_examples(24))["train"])
-    assert trained == n_base + 2 * added  # the base train split + each adversarial example twice
+    # half the base train split + each adversarial example twice
+    assert trained == round(n_base / 2) + 2 * added
     # every version is attacked from the same evaluation targets, flagged by v0
     targets = json.loads((project / "eval-targets.json").read_text())
     for r in range(3):

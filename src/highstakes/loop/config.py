@@ -37,6 +37,9 @@ class RetrainConfig:
     # are [train.lat_config]'s.  LAT only here hardens the adversarial rounds without
     # paying its cost (about 1 + steps times plain training) on the baseline.
     lat: bool | None = None
+    # share of the baseline's training split each warm-start pass goes over again beside
+    # the adversarial examples (1: all of it): a random share, drawn afresh each round
+    replay: float = 1.0
 
 
 @dataclass
@@ -150,6 +153,9 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
             raise ValueError(f"{where} [{section}]: together must be a whole number >= 1")
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
+    replay = config.retrain.replay
+    if isinstance(replay, bool) or not isinstance(replay, int | float) or not 0 < replay <= 1:
+        raise ValueError(f"{where} [retrain]: replay must be a share in (0, 1], got {replay!r}")
     for section, flag in (("train", config.train.lat), ("retrain", config.retrain.lat)):
         if flag is not None and not isinstance(flag, bool):
             raise ValueError(f"{where} [{section}]: lat must be true or false, got {flag!r}")

@@ -82,8 +82,11 @@ class Loop:
             write_examples(rdir / "data-added.jsonl", extra)  # the round's data snapshot
             previous = self.model_dir(r - 1) if r > 0 else None
             repeated = extra * max(1, cfg.retrain.adversarial_repeat)
+            replayed = self.splits["train"]
+            if r > 0 and cfg.retrain.mode == "warm-start":
+                replayed = stages.replay(replayed, cfg.retrain.replay, cfg.seed, r)
             return stages.train_version(
-                cfg, r, [*self.splits["train"], *repeated], self.splits["valid"],
+                cfg, r, [*replayed, *repeated], self.splits["valid"],
                 self.model_dir(r), previous, self.progress,
             )  # fmt: skip
 

@@ -34,6 +34,16 @@ def pick_targets(examples: Sequence[Example], n: int, *salt: object) -> list[Exa
     return sorted(injurious, key=lambda e: stable_int(e.id, *salt))[:n]
 
 
+def replay(examples: Sequence[Example], share: float, *salt: object) -> list[Example]:
+    """A `share` of `examples` in a fixed pseudo-random choice per salt (all when 1), in
+    their order; the same on a rerun, so a resumed round trains on the same data."""
+    if share >= 1:
+        return list(examples)
+    n = round(share * len(examples))
+    kept = set(sorted(range(len(examples)), key=lambda i: stable_int(examples[i].id, *salt))[:n])
+    return [e for i, e in enumerate(examples) if i in kept]
+
+
 def train_version(
     config: LoopConfig,
     round_: int,
