@@ -148,6 +148,28 @@ def test_replay_share_of_the_base_split() -> None:
             parse_config({"retrain": {"replay": bad}})
 
 
+def test_label_keeping_attacks_load_no_other_model_and_log_from_the_start(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    from highstakes.data.records import Label
+    from highstakes.loop import stages
+    from highstakes.loop.config import AttackConfig
+    from highstakes.models.classifier import Classifier
+
+    clf = Classifier.from_pretrained(setup["model"])
+    clf.threshold = 0.0  # every target flagged: all are attacked
+    models: dict[str, object] = {}
+    attack = stages.build_attack(AttackConfig(recipe="typos"), clf, models)
+    assert models == {}  # typos needs neither the sentence encoder nor the language model
+    targets = [e for e in make_examples(8) if e.label is Label.YES][:4]
+    calls: list[tuple[int, int]] = []
+    stages.run_attack(
+        attack, clf, targets, 5, tmp_path / "a.jsonl", "t",
+        lambda _phase, done, total: calls.append((done, total)), together=2,
+    )  # fmt: skip
+    assert calls == [(0, 4), (2, 4), (4, 4)]  # a log's clock starts before the first group
+
+
 def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     config = _config(setup, "plain")
     _run(config)

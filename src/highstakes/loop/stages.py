@@ -116,6 +116,8 @@ def build_attack(spec: AttackConfig, clf: Classifier, models: dict[str, Any]) ->
     from highstakes.attacks import recipes
 
     options = {k: (None if v == "off" else v) for k, v in spec.options.items()}
+    if spec.recipe not in ("substitution", "paraphrase"):  # typos, rewording: no other model
+        return recipes.build(spec.recipe, clf, **options)
     if "encoder" not in models:  # one sentence encoder for every attack of the loop
         from highstakes.attacks.constraints.similarity import SentenceEncoder
 
@@ -150,6 +152,8 @@ def run_attack(
     whole = [all(e.id in written for e in g) for g in groups]
     done = [written[e.id] for g, w in zip(groups, whole, strict=True) if w for e in g]
     write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done))
+    if progress and not all(whole):  # the clock of a log's line starts here, not a group in
+        progress(f"{attack.name} attack ({salt})", len(done), len(targets))
     for group in (g for g, w in zip(groups, whole, strict=True) if not w):  # a cut one too
         t0 = time.perf_counter()
         records = _attack_group(attack, clf, group, budget, salt, keep)
