@@ -117,3 +117,26 @@ def test_wordnet_synonyms_as_a_candidate_source() -> None:
     words = [p.word for p in source.propose(snippet, "completion", 1, "replace", 5)]
     assert words == ["physicians"]
     assert source.propose(snippet, "completion", 1, "insert", 5) == []
+
+
+def test_wordnet_leaves_names_alone() -> None:
+    """A capitalized word inside a sentence is a name (Pike is no turnpike); the same word
+    opening a sentence, or a line of dialogue, is a word."""
+    from highstakes.attacks.candidates.wordnet import is_proper_noun
+
+    source = WordNetSynonyms()
+
+    def words(completion: str, index: int) -> list[str]:
+        return [
+            p.word
+            for p in source.propose(Snippet("", completion), "completion", index, "replace", 5)
+        ]
+
+    named = "Quicksand, and Pike goes under. The doctors stitched his arm."
+    assert words(named, 3) == []  # "Pike"
+    assert words(named, 8) == ["physicians"]  # the rest keeps its synonyms
+    assert "freeway" in words(named.replace("Pike", "pike"), 3)  # the word itself has some
+    text = "She ran. 'Doctors!' he said to Rose."
+    assert [is_proper_noun(text, text.index(w)) for w in ("She", "Doctors", "Rose", "ran")] == [
+        False, False, True, False,
+    ]  # fmt: skip

@@ -292,6 +292,15 @@ def synonyms(
     return out
 
 
+def is_proper_noun(text: str, start: int) -> bool:
+    """Whether the word at `start` is capitalized where a sentence does not begin (after
+    quotes and brackets, a sentence begins at the text's start or after . ! or ?)."""
+    if not text[start : start + 1].isupper():
+        return False
+    before = text[:start].rstrip(" \t\n'\"‘’“”([")
+    return bool(before) and before[-1] not in ".!?"
+
+
 class WordNetSynonyms:
     """A candidate source of WordNet synonyms (see the module's notes on sense and POS)."""
 
@@ -309,6 +318,10 @@ class WordNetSynonyms:
     ) -> list[Proposal]:
         if kind != "replace":
             return []
-        words = [w.text for w in words_of(getattr(snippet, field), field)]
+        text = getattr(snippet, field)
+        found_words = words_of(text, field)
+        if is_proper_noun(text, found_words[index].start):
+            return []  # "Pike goes under" is not a fish: names are `candidates.names`' to swap
+        words = [w.text for w in found_words]
         found = synonyms(words, index, self.reader)[:k]
         return [Proposal(w, -float(rank), self.name) for rank, w in enumerate(found)]
