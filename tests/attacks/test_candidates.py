@@ -122,7 +122,7 @@ def test_wordnet_synonyms_as_a_candidate_source() -> None:
 def test_wordnet_leaves_names_alone() -> None:
     """A capitalized word inside a sentence is a name (Pike is no turnpike); the same word
     opening a sentence, or a line of dialogue, is a word."""
-    from highstakes.attacks.candidates.wordnet import is_proper_noun
+    from highstakes.attacks.candidates.names import proper_nouns
 
     source = WordNetSynonyms()
 
@@ -136,7 +136,7 @@ def test_wordnet_leaves_names_alone() -> None:
     assert words(named, 3) == []  # "Pike"
     assert words(named, 8) == ["physicians"]  # the rest keeps its synonyms
     assert "freeway" in words(named.replace("Pike", "pike"), 3)  # the word itself has some
-    text = "She ran. 'Doctors!' he said to Rose."
-    assert [is_proper_noun(text, text.index(w)) for w in ("She", "Doctors", "Rose", "ran")] == [
+    names = proper_nouns(Snippet("", "She ran. 'Doctors!' he said to Rose."))
+    assert [w in names for w in ("She", "Doctors", "Rose", "ran")] == [
         False, False, True, False,
     ]  # fmt: skip

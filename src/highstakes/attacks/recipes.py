@@ -251,6 +251,8 @@ def rewording(
 # whether each recipe's results keep the attacked snippet's label by construction
 PRESERVES_LABEL = {"substitution": False, "paraphrase": False, "typos": True, "rewording": True}
 RECIPES = tuple(PRESERVES_LABEL)
+# recipes that read text with a sentence encoder or a language model besides the classifier
+USES_MODELS = frozenset({"substitution", "paraphrase"})
 
 
 def build(

@@ -28,10 +28,14 @@ def stable_int(*parts: object) -> int:
     return int(hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
+def fixed_order(examples: Sequence[Example], *salt: object) -> list[Example]:
+    """`examples` in a pseudo-random order fixed by their ids and `salt`."""
+    return sorted(examples, key=lambda e: stable_int(e.id, *salt))
+
+
 def pick_targets(examples: Sequence[Example], n: int, *salt: object) -> list[Example]:
     """`n` injurious examples in a fixed pseudo-random order."""
-    injurious = [e for e in examples if e.label is Label.YES]
-    return sorted(injurious, key=lambda e: stable_int(e.id, *salt))[:n]
+    return fixed_order([e for e in examples if e.label is Label.YES], *salt)[:n]
 
 
 def replay(examples: Sequence[Example], share: float, *salt: object) -> list[Example]:
@@ -39,9 +43,8 @@ def replay(examples: Sequence[Example], share: float, *salt: object) -> list[Exa
     their order; the same on a rerun, so a resumed round trains on the same data."""
     if share >= 1:
         return list(examples)
-    n = round(share * len(examples))
-    kept = set(sorted(range(len(examples)), key=lambda i: stable_int(examples[i].id, *salt))[:n])
-    return [e for i, e in enumerate(examples) if i in kept]
+    kept = {e.id for e in fixed_order(examples, *salt)[: round(share * len(examples))]}
+    return [e for e in examples if e.id in kept]
 
 
 def train_version(
@@ -116,7 +119,7 @@ def build_attack(spec: AttackConfig, clf: Classifier, models: dict[str, Any]) ->
     from highstakes.attacks import recipes
 
     options = {k: (None if v == "off" else v) for k, v in spec.options.items()}
-    if spec.recipe not in ("substitution", "paraphrase"):  # typos, rewording: no other model
+    if spec.recipe not in recipes.USES_MODELS:  # typos, rewording: the classifier alone
         return recipes.build(spec.recipe, clf, **options)
     if "encoder" not in models:  # one sentence encoder for every attack of the loop
         from highstakes.attacks.constraints.similarity import SentenceEncoder

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 ATTENTION = "sdpa_cpu_dropout"  # the attention implementation's registered name
 LEVELS = 1 << 16  # a mask element is a 16-bit integer; p is kept to within 1/LEVELS
@@ -66,8 +67,6 @@ def _attention(
 ) -> tuple[torch.Tensor, None]:
     """Attention as BERT's eager code computes it, with `drop` on the probabilities;
     SDPA itself when nothing is dropped or the attention is causal."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     if dropout <= 0.0 or getattr(module, "is_causal", False) or query.device.type != "cpu":
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from highstakes.attacks.candidates.base import EditKind, Proposal
+from highstakes.attacks.candidates.names import proper_nouns
 from highstakes.attacks.constraints.basic import STOPWORDS
 from highstakes.attacks.text import Field, word_list, words_of
 from highstakes.data.records import Snippet
@@ -292,15 +293,6 @@ def synonyms(
     return out
 
 
-def is_proper_noun(text: str, start: int) -> bool:
-    """Whether the word at `start` is capitalized where a sentence does not begin (after
-    quotes and brackets, a sentence begins at the text's start or after . ! or ?)."""
-    if not text[start : start + 1].isupper():
-        return False
-    before = text[:start].rstrip(" \t\n'\"‘’“”([")
-    return bool(before) and before[-1] not in ".!?"
-
-
 class WordNetSynonyms:
     """A candidate source of WordNet synonyms (see the module's notes on sense and POS)."""
 
@@ -318,10 +310,8 @@ class WordNetSynonyms:
     ) -> list[Proposal]:
         if kind != "replace":
             return []
-        text = getattr(snippet, field)
-        found_words = words_of(text, field)
-        if is_proper_noun(text, found_words[index].start):
-            return []  # "Pike goes under" is not a fish: names are `candidates.names`' to swap
-        words = [w.text for w in found_words]
+        words = [w.text for w in words_of(getattr(snippet, field), field)]
+        if words[index] in proper_nouns(snippet):  # "Pike goes under" is not a fish:
+            return []  # names are the name source's to swap (`candidates.names`)
         found = synonyms(words, index, self.reader)[:k]
         return [Proposal(w, -float(rank), self.name) for rank, w in enumerate(found)]
