@@ -16,7 +16,7 @@ import pytest
 
 from highstakes.data.io import write_examples
 from highstakes.data.splits import assign_splits
-from highstakes.training.trainer import STATE_FILE, checkpoint_dir
+from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
 from tests.conftest import build_tiny_classifier, make_examples
 
 CONFIG = """

@@ -9,11 +9,10 @@ from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
+from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
 from highstakes.training.trainer import (
-    STATE_FILE,
     TrainConfig,
     TrainResult,
-    checkpoint_dir,
     class_weights,
     labeled,
     train,

@@ -40,16 +40,18 @@ from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import high_recall_auroc, metrics_at, threshold_for_recall
 from highstakes.models.classifier import Classifier, bf16_is_fast
 from highstakes.training.averaging import WeightAverage
+from highstakes.training.checkpoints import (
+    OLD_CHECKPOINTS,
+    STATE_FILE,
+    checkpoint_dir,
+    save_checkpoint,
+)
 from highstakes.training.dropout import cpu_dropout
 from highstakes.training.lat import LatConfig, lat_loss
 from highstakes.training.sift import SiftConfig, sift_loss
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SUFFIX = ".checkpoint"  # OUT's checkpoints go to OUT.checkpoint/
-STATE_FILE = "state.pt"
-# where checkpoints lived inside OUT before they moved beside it; removed when OUT is saved
-OLD_CHECKPOINTS = ("checkpoint.pt", "best")
 SELECT = ("auroc", "high_recall_auroc")  # validation figures that can pick the kept epoch
 
 
@@ -224,28 +226,6 @@ def evaluate(
     return {k: float(v) for k, v in metrics.items()}
 
 
-def checkpoint_dir(out_dir: str | Path) -> Path:
-    """Where training into `out_dir` keeps its checkpoints: the sibling `OUT.checkpoint/`
-    (outside the model folder, so a saved model never carries optimizer state)."""
-    out_dir = Path(out_dir).resolve()
-    return out_dir.with_name(out_dir.name + CHECKPOINT_SUFFIX)
-
-
-def _save_checkpoint(
-    path: Path, clf: Classifier, optimizer: Any, scheduler: Any, state: dict[str, Any]
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    payload = {
-        "model": clf.model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        **state,
-    }
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a crash mid-save keeps the previous checkpoint
-
-
 def threshold_rule(cfg: TrainConfig) -> str:
     """How the saved threshold was chosen, in words for reports."""
     if cfg.recall_confidence is None:
@@ -374,7 +354,7 @@ def train(
         state["epoch"] = epoch
         if main:
             extra = {"average": average.state_dict()} if average else {}
-            _save_checkpoint(ckpt, clf, optimizer, scheduler, {**state, **extra})
+            save_checkpoint(ckpt, clf, optimizer, scheduler, {**state, **extra})
         if accelerator is not None:
             accelerator.wait_for_everyone()
     stopped_early = state["epoch"] + 1 < cfg.epochs
