@@ -18,7 +18,8 @@ examples as fit into the budget (the retraining set cycled in a seeded order, so
 learning-rate schedule ends as in the loop).  When the steps of that pass miss the budget
 by more than 10%, the pass is redone once with the number of examples its own step time
 implies (the trial overestimated LAT's cost threefold).  The default budget is what plain needs
-for one pass: plain is then exactly the loop's retraining, and the others get its time.
+for one pass: plain is then the loop's retraining recipe (its data and settings, in this
+script's order, so not the loop's model to the byte), and the others get its time.
 
 Each version, and the base for reference, is measured on: the held-out recipe's attack
 success on the loop's fixed evaluation targets (the project's eval-targets.json, the
