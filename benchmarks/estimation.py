@@ -51,17 +51,17 @@ from highstakes.evaluation.importance import (
     UNSEEN_WEIGHTS,
     ImportanceSampler,
     Proposal,
-    SimulatedPool,
     fay_feuer_interval,
     fit_proposal,
-    simulate_pool,
     sqrt_score,
 )
 from highstakes.evaluation.pools import (
     ScoredSet,
+    SimulatedPool,
     bound,
     kernel_pool,
     neighbor_likelihoods,
+    simulate_pool,
 )
 from highstakes.evaluation.reliability import clopper_pearson
 

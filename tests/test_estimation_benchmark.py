@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from highstakes.evaluation.importance import SimulatedPool
-from highstakes.evaluation.pools import ScoredSet, bound, kernel_pool
+from highstakes.evaluation.pools import ScoredSet, SimulatedPool, bound, kernel_pool
 from tests.conftest import load_benchmark
 
 

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from highstakes.evaluation.importance import (
-    ImportanceSampler,
-    SimulatedPool,
-    fay_feuer_interval,
-    fit_proposal,
-    simulate_pool,
-)
+from highstakes.evaluation.importance import ImportanceSampler, fay_feuer_interval, fit_proposal
+from highstakes.evaluation.pools import SimulatedPool, simulate_pool
 from highstakes.evaluation.reliability import failure_rate
 
 

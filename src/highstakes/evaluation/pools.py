@@ -4,7 +4,8 @@ A real labeled set has a few dozen injurious snippets that the filter passes, to
 measure an estimator at failure rates of 1e-3 or 1e-4.  `kernel_pool` draws a large pool
 whose scores look like the classifier's and whose failure rate is exactly the one asked
 for, and knows P(failure | score) exactly, so the best possible score-only design is
-known too (`bound`).  Used by `benchmarks/estimation.py`.
+known too (`bound`).  `simulate_pool` is the older, synthetic pool (binormal logits).
+Used by `benchmarks/estimation.py` and the estimator's tests.
 
 Population.  A pool of `n_pool` snippets is a smoothed bootstrap of the population's (score,
 label) pairs: a harmless member copies a random harmless snippet's logit, an injurious
@@ -36,16 +37,91 @@ evenly over accepted scores, shows how much of it that is).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import optimize, special, stats
 
-from highstakes.evaluation.importance import SimulatedPool
+logger = logging.getLogger(__name__)
 
 _GRID = 20_000  # points of the logit grid on which r(s) is tabulated
+_MAX_SEPARATION = 40.0  # logit separation no classifier needs; bounds the root search
+
+
+@dataclass(frozen=True)
+class SimulatedPool:
+    """Scored generator samples with their ground-truth labels."""
+
+    scores: NDArray[np.float64]
+    injurious: NDArray[np.bool_]
+    threshold: float
+
+    @property
+    def failures(self) -> NDArray[np.bool_]:
+        return self.injurious & (self.scores < self.threshold)
+
+    @property
+    def failure_rate(self) -> float:
+        return float(self.failures.mean())
+
+
+def simulate_pool(
+    n_pool: int,
+    failure_rate: float,
+    *,
+    injury_rate: float = 0.025,
+    rejected_fraction: float = 0.5,
+    blind_share: float = 0.1,
+    seed: int | np.random.Generator | None = None,
+) -> SimulatedPool:
+    """A synthetic pool tuned so that its realized failure rate is `failure_rate`.
+
+    Classifier logits are binormal, the textbook model of a classifier's scores: N(0, 1)
+    for safe samples, N(d, 1) for injurious ones, except a `blind_share` of the failures
+    that come from a blind spot, injurious samples the classifier scores like safe ones
+    (ambiguous or mislabeled cases, spread over all accepted scores, where importance
+    sampling helps least).  Defaults follow the seed: 2.5% of samples injurious, a
+    threshold that rejects half of them.  The separation d is solved for on the drawn
+    pool, and scores are the exact posterior P(injurious | logit), so they are calibrated.
+    """
+    rng = np.random.default_rng(seed)
+    injurious = rng.random(n_pool) < injury_rate
+    noise = rng.standard_normal(n_pool)
+    # A blind sample is accepted as often as a safe one, about (1 - rejected_fraction).
+    blind_rate = blind_share * failure_rate / (injury_rate * (1 - rejected_fraction))
+    blind = injurious & (rng.random(n_pool) < blind_rate)
+    visible = injurious & ~blind
+    n_target = round(failure_rate * n_pool)
+
+    def excess_failures(separation: float) -> float:
+        logits = noise + separation * visible
+        cut = np.quantile(logits, 1 - rejected_fraction)
+        return float(np.count_nonzero(injurious & (logits < cut))) - n_target - 0.5
+
+    if not excess_failures(0.0) > 0 > excess_failures(_MAX_SEPARATION):
+        raise ValueError(
+            f"cannot reach failure_rate={failure_rate} with n_pool={n_pool}: "
+            "raise n_pool or lower blind_share"
+        )
+    # The count is a step function of d: step just past the root, onto the target count.
+    separation = optimize.brentq(excess_failures, 0.0, _MAX_SEPARATION, xtol=1e-9) + 1e-8
+    logits = noise + separation * visible
+    cut = float(np.quantile(logits, 1 - rejected_fraction))
+
+    def score(logit: NDArray[np.float64]) -> NDArray[np.float64]:
+        # Posterior P(injurious | logit) under the mixture that generated the logits.
+        visible_term = np.log1p(-blind_rate) + separation * logit - separation**2 / 2
+        blind_term = np.log(blind_rate) if blind_rate > 0 else -np.inf
+        log_ratio = np.logaddexp(visible_term, blind_term)
+        return np.asarray(special.expit(special.logit(injury_rate) + log_ratio), dtype=float)
+
+    threshold = float(score(np.array([cut]))[0])
+    pool = SimulatedPool(scores=score(logits), injurious=injurious, threshold=threshold)
+    logger.info("simulated pool: %d samples, failure rate %.3g", n_pool, pool.failure_rate)
+    return pool
 
 
 @dataclass(frozen=True)
