@@ -48,13 +48,12 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import numpy as np
-from scipy.stats import rankdata
 
 from highstakes.data.demo import load_dataset
 from highstakes.data.io import read_examples
 from highstakes.data.records import Example, Label, Snippet
 from highstakes.data.splits import assign_splits
-from highstakes.evaluation.metrics import held_out_metrics
+from highstakes.evaluation.metrics import auroc_rows, held_out_metrics
 from highstakes.loop import stages
 from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.rounds import label_found
@@ -192,13 +191,6 @@ def measure(
     return out
 
 
-def _auroc_rows(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUROC of each row's resample, from ranks: (n, P) and (n, N) scores -> (n,)."""
-    ranks = rankdata(np.concatenate([pos, neg], axis=1), axis=1)
-    u = ranks[:, : pos.shape[1]].sum(axis=1) - pos.shape[1] * (pos.shape[1] + 1) / 2
-    return np.asarray(u / (pos.shape[1] * neg.shape[1]))
-
-
 def _interval(values: np.ndarray, point: float) -> dict[str, Any]:
     low, high = np.percentile(values, [2.5, 97.5])
     return {"difference": point, "interval": (float(low), float(high))}
@@ -213,7 +205,7 @@ def paired_set(a: dict[str, Any], b: dict[str, Any], labels: np.ndarray, seed: i
     q = rng.choice(neg, (N_BOOTSTRAP, neg.size))
     out = {}
     sa, sb = np.asarray(a["scores"]), np.asarray(b["scores"])
-    auroc = _auroc_rows(sa[p], sa[q]) - _auroc_rows(sb[p], sb[q])
+    auroc = auroc_rows(sa[p], sa[q]) - auroc_rows(sb[p], sb[q])
     out["auroc"] = _interval(auroc, a["auroc"] - b["auroc"])
     fa, fb = sa >= a["threshold"], sb >= b["threshold"]
     out["recall"] = _interval(fa[p].mean(1) - fb[p].mean(1), a["recall"] - b["recall"])
