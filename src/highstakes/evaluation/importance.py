@@ -58,7 +58,6 @@ failures crowd, and the same design handed the true P(failure | s) reaches 92-94
 
 from __future__ import annotations
 
-import logging
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,8 +67,6 @@ from numpy.typing import NDArray
 from scipy import special, stats
 
 from highstakes.evaluation.reliability import RateEstimate, check_confidence
-
-logger = logging.getLogger(__name__)
 
 Proposal = Callable[[NDArray[np.float64]], NDArray[np.float64]]
 
