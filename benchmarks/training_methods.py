@@ -3,7 +3,7 @@
 usage: python benchmarks/training_methods.py --base runs/demo/round-0/model
            --out benchmarks/results/training-methods.json [--project runs/demo]
            [--work runs/training-methods] [--seconds S] [--targets N]
-           [--methods plain sift lat]
+           [--methods plain sift lat] [--order-seed K]
 
 From a trained version (`--base`, the demo's round-0 model) each method retrains the way
 the loop's next round does (`stages.train_version`: a warm-start pass with [retrain]'s
@@ -20,6 +20,8 @@ by more than 10%, the pass is redone once with the number of examples its own st
 implies (the trial overestimated LAT's cost threefold).  The default budget is what plain needs
 for one pass: plain is then the loop's retraining recipe (its data and settings, in this
 script's order, so not the loop's model to the byte), and the others get its time.
+`--order-seed` feeds the same examples in another order (a new `--work` for each): how
+far the order alone moves a method's figures.
 
 Each version, and the base for reference, is measured on: the held-out recipe's attack
 success on the loop's fixed evaluation targets (the project's eval-targets.json, the
@@ -252,6 +254,7 @@ class Bench:
         self.args, self.base, self.work = args, args.base, args.work
         self.round = args.round if args.round is not None else _round_after(args.base)
         self.config = project_config(args.project)
+        self.order_seed = self.config.seed if args.order_seed is None else args.order_seed
         if self.config.heldout is None:
             raise SystemExit("the project has no [heldout] recipe to measure with")
         splits = assign_splits(load_dataset(self.config.data))
@@ -270,7 +273,7 @@ class Bench:
         """Seconds per training example of each method, measured once and kept."""
         path = self.work / "calibration.json"
         done = json.loads(path.read_text()) if path.exists() else {}
-        for method in (m for m in METHODS if m not in done):
+        for method in (m for m in METHODS if m in self.args.methods and m not in done):
             log(f"{method}: timing {TRIAL_BATCHES} batches")
             cfg = method_config(self.config, method)
             done[method] = seconds_per_example(
@@ -292,7 +295,7 @@ class Bench:
             load = os.getloadavg()[0]
             trained = timed_train(
                 method_config(self.config, method), self.round,
-                cycled(self.data, n, self.config.seed), self.valid,
+                cycled(self.data, n, self.order_seed), self.valid,
                 self.work / method / "model", self.base,
             )  # fmt: skip
             step_seconds = _step_seconds(trained.pop("stamps"))
@@ -415,6 +418,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="training budget per method "
                         "(default: plain's time for one pass)")  # fmt: skip
     parser.add_argument("--targets", type=int, help="held-out targets (default: the loop's)")
+    parser.add_argument("--order-seed", type=int, help="seed of the order the retraining "
+                        "examples are fed in (default: the loop's seed)")  # fmt: skip
     parser.add_argument("--methods", nargs="+", default=["base", *METHODS])
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
