@@ -132,6 +132,16 @@ def test_attacks_side_by_side_are_set_per_section() -> None:
             parse_config({"attack": {"together": bad}})
 
 
+def test_the_loop_seed_seeds_training_unless_train_sets_its_own() -> None:
+    from highstakes.loop.config import parse_config
+
+    assert parse_config({}).train.seed == 0
+    assert parse_config({"seed": 3}).train.seed == 3
+    assert parse_config({"seed": 3, "train": {"epochs": 2}}).train.seed == 3
+    assert parse_config({"seed": 3, "train": {"seed": 5}}).train.seed == 5
+    assert parse_config({"seed": 3}).seed == 3
+
+
 def test_replay_share_of_the_base_split() -> None:
     from highstakes.loop import stages
     from highstakes.loop.config import parse_config

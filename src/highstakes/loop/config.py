@@ -87,6 +87,8 @@ class LoopConfig:
     # file, or none): every version is also measured on it, never trained or tuned on it
     external: str | None = None
     rounds: int = 2  # adversarial rounds after the baseline
+    # seeds the loop's draws (evaluation targets, replay, attacks) and, unless [train]
+    # sets its own, training (round r trains with seed + r)
     seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
@@ -142,6 +144,8 @@ def _build(kind: type, values: dict[str, Any], where: str) -> Any:
 
 def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
     top = {k: v for k, v in values.items() if k not in SECTIONS}
+    if "seed" in top and isinstance(values.get("train", {}), dict):  # [train] seed: its own
+        values = {**values, "train": {"seed": top["seed"], **values.get("train", {})}}
     sections = {
         k: _build(SECTIONS[k], v, f"{where} [{k}]") for k, v in values.items() if k in SECTIONS
     }
