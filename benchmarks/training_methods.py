@@ -58,7 +58,7 @@ from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import auroc_rows, held_out_metrics
 from highstakes.loop import stages
 from highstakes.loop.config import LoopConfig, parse_config
-from highstakes.loop.rounds import label_found
+from highstakes.loop.rounds import label_found, training_set
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import labeled
 
@@ -85,9 +85,9 @@ def method_config(config: LoopConfig, method: str) -> LoopConfig:
 
 
 def retraining_set(config: LoopConfig, project: Path, round_: int, train: list[Example]) -> list:
-    """What the loop's round `round_` trains on: the train split (in a warm-start pass, the
-    `replay` share of it the loop draws for that round) and the adversarial data of the
-    rounds before it (its data-added.jsonl snapshot once the loop got there)."""
+    """What the loop's round `round_` trains on (`rounds.training_set`), with the
+    adversarial data of the rounds before it (its data-added.jsonl snapshot once the loop
+    got there)."""
     snapshot = project / f"round-{round_}" / "data-added.jsonl"
     if snapshot.exists():
         added = read_examples(snapshot)
@@ -97,9 +97,7 @@ def retraining_set(config: LoopConfig, project: Path, round_: int, train: list[E
         if missing:
             raise SystemExit(f"no adversarial data yet ({', '.join(missing)}): let the loop run")
         added = [e for p in paths for e in read_examples(p)]
-    if config.retrain.mode == "warm-start":  # as `rounds.Loop.run_round` draws it
-        train = stages.replay(train, config.retrain.replay, config.seed, round_)
-    return [*train, *added * max(1, config.retrain.adversarial_repeat)]
+    return training_set(config, round_, train, added)
 
 
 def cycled(examples: list[Example], n: int, seed: int) -> list[Example]:

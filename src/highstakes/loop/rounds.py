@@ -81,13 +81,9 @@ class Loop:
             extra = self.adversarial_so_far(r)
             write_examples(rdir / "data-added.jsonl", extra)  # the round's data snapshot
             previous = self.model_dir(r - 1) if r > 0 else None
-            repeated = extra * max(1, cfg.retrain.adversarial_repeat)
-            replayed = self.splits["train"]
-            if r > 0 and cfg.retrain.mode == "warm-start":
-                replayed = stages.replay(replayed, cfg.retrain.replay, cfg.seed, r)
             return stages.train_version(
-                cfg, r, [*replayed, *repeated], self.splits["valid"],
-                self.model_dir(r), previous, self.progress,
+                cfg, r, training_set(cfg, r, self.splits["train"], extra),
+                self.splits["valid"], self.model_dir(r), previous, self.progress,
             )  # fmt: skip
 
         trained = self.stage(r, "train", train)
@@ -273,6 +269,17 @@ class Loop:
                 return
             link.unlink()
         link.symlink_to(target, target_is_directory=True)
+
+
+def training_set(
+    config: LoopConfig, r: int, train: Sequence[Example], added: Sequence[Example]
+) -> list[Example]:
+    """What round `r` trains on: the train split (in a warm-start round after the first,
+    the `replay` share drawn for that round) and the adversarial examples so far, each
+    `adversarial_repeat` times."""
+    if r > 0 and config.retrain.mode == "warm-start":
+        train = stages.replay(train, config.retrain.replay, config.seed, r)
+    return [*train, *list(added) * max(1, config.retrain.adversarial_repeat)]
 
 
 def label_found(
