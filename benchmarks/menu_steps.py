@@ -55,14 +55,6 @@ def cpu_name() -> str:
     return "unknown"
 
 
-def forget(menu: Any, text_too: bool) -> None:
-    """Empty the menu's cache and, with `text_too`, its sources' (the LM's reading of each
-    text)."""
-    menu.clear()
-    for source in menu.sources if text_too else ():
-        getattr(source, "_cache", {}).clear()
-
-
 def time_steps(clf: Classifier, menu: Any, slots: list[tuple[Snippet, int]]) -> dict:
     steps: dict[str, list[float]] = {
         "proposals": [], "proposals_first_word": [], "judge": [], "classifier": [],
@@ -72,7 +64,7 @@ def time_steps(clf: Classifier, menu: Any, slots: list[tuple[Snippet, int]]) -> 
     batches: list[list[Snippet]] = []
     for n, (snippet, index) in enumerate(slots):
         first = n == 0 or slots[n - 1][0] != snippet
-        forget(menu, text_too=first)
+        menu.clear(sources=first)  # a text's first word: its LM reading afresh too
         t0 = time.perf_counter()
         offers = menu._offers(snippet, "completion", index, "replace")
         t1 = time.perf_counter()

@@ -109,9 +109,14 @@ class SubstitutionMenu:
                 self.hits += 1
             return items
 
-    def clear(self) -> None:
+    def clear(self, sources: bool = False) -> None:
+        """Empty the kept menus and, with `sources`, what the sources keep of the texts
+        they have read (the LM's reading): the next menu is built cold."""
         with self._lock:
             self._cache.clear()
+        for source in self.sources if sources else ():
+            if hasattr(source, "forget"):
+                source.forget()
 
     def menu(
         self, snippet: Snippet, field: Field, index: int, kind: EditKind = "replace"

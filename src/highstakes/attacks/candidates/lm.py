@@ -89,6 +89,10 @@ class LanguageModelProposals:
         self._word_ids = torch.tensor(sorted(vocab))
         self._words = vocab
 
+    def forget(self) -> None:
+        """Drop the kept readings of texts: the next request reads its text afresh."""
+        self._cache.clear()
+
     @torch.inference_mode()
     def _analyse(self, text: str) -> _Analysis:
         if text in self._cache:
