@@ -27,9 +27,12 @@ Each version, and the base for reference, is measured on: the held-out recipe's 
 success on the loop's fixed evaluation targets (the project's eval-targets.json, the
 first `--targets`; labeled as the loop labels; exact intervals), and AUROC (bootstrap
 interval), recall and false-positive rate (exact intervals) at its saved threshold on
-the external set and the in-distribution test split.  Differences to plain and to the
-base come with 95% paired-bootstrap intervals (the same targets and snippets resampled
-for both); one counts as a change only when its interval leaves out zero.
+the external set and the in-distribution test split.  That threshold is the trainer's
+recall rule; the loop's `[retrain] hold_flag_rate` floor is not applied here (on the
+demo's round 1 it does not bind: v1 flags more validation snippets than v0).
+Differences to plain and to the base come with 95% paired-bootstrap intervals (the same
+targets and snippets resampled for both); one counts as a change only when its interval
+leaves out zero.
 
 Resumable: each method's model, attack log and result (`--work`) are kept as they
 finish, and a rerun skips what is done; `--out` is rewritten after every method.

@@ -16,7 +16,9 @@ import pytest
 
 from highstakes.data.io import write_examples
 from highstakes.data.splits import assign_splits
+from highstakes.loop.thresholds import flagged_count
 from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
+from highstakes.training.trainer import labeled
 from tests.conftest import build_tiny_classifier, make_examples
 
 CONFIG = """
@@ -201,6 +203,7 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
     html = (project / "report.html").read_text()
     assert "learning curves" in html and "AUROC (external)" in html
     assert "<th>valid AUROC, recall &gt;= 0.9</th>" in html  # escaped in the page
+    assert "v1, v2: the lower of two:" in html  # each version's threshold rule, in words
     evaluation = json.loads((project / "round-0" / "evaluate.done.json").read_text())
     assert evaluation["external"]["n_positive"] == 6 and evaluation["external"]["n_negative"] == 18
     for r in range(3):
@@ -210,6 +213,17 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
         assert (folder / "model" / "highstakes.json").exists()
         assert not (folder / "model.checkpoint").exists()  # deleted once the model is saved
         assert not list((folder / "model").glob("*.pt"))  # no optimizer state in the model
+    # later versions flag at least as many validation snippets as round 0's, and still
+    # meet the recall rule: the lower of the two thresholds is saved with the model
+    _, valid_labels = labeled(assign_splits(make_examples(24))["valid"])
+    base = json.loads((project / "round-0" / "calibrate.done.json").read_text())
+    for r in (1, 2):
+        calib = json.loads((project / f"round-{r}" / "calibrate.done.json").read_text())
+        low = min(calib["recall_rule_threshold"], calib["flag_rate_threshold"])
+        assert calib["threshold"] == low
+        assert calib["valid_flagged"] >= flagged_count(base, valid_labels)
+        meta = json.loads((project / f"round-{r}" / "model" / "highstakes.json").read_text())
+        assert meta["threshold"] == calib["threshold"]
     # rounds 1 and 2 trained on what the earlier rounds' attacks found
     summary = json.loads((project / "round-0" / "summary.done.json").read_text())
     added = summary["n_adversarial_added"] + summary["n_negatives_added"]

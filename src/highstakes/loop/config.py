@@ -40,6 +40,10 @@ class RetrainConfig:
     # share of the baseline's training split each warm-start pass goes over again beside
     # the adversarial examples (1: all of it): a random share, drawn afresh each round
     replay: float = 1.0
+    # each later version's threshold is the lower of the recall rule's and the one at
+    # which it flags as many validation snippets as round 0's version did, so no round
+    # trades recall for a lower cost than the baseline's (see loop/thresholds.py)
+    hold_flag_rate: bool = True
 
 
 @dataclass
@@ -160,6 +164,8 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
     replay = config.retrain.replay
     if isinstance(replay, bool) or not isinstance(replay, int | float) or not 0 < replay <= 1:
         raise ValueError(f"{where} [retrain]: replay must be a share in (0, 1], got {replay!r}")
+    if not isinstance(config.retrain.hold_flag_rate, bool):
+        raise ValueError(f"{where} [retrain]: hold_flag_rate must be true or false")
     for section, flag in (("train", config.train.lat), ("retrain", config.retrain.lat)):
         if flag is not None and not isinstance(flag, bool):
             raise ValueError(f"{where} [{section}]: lat must be true or false, got {flag!r}")

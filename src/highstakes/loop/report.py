@@ -120,6 +120,17 @@ def _run(example: Any) -> str:
     return str(example.tags.get("run", "train"))
 
 
+def threshold_note(rounds: list[dict[str, Any]]) -> str:
+    """How each version's threshold was chosen, in words (rounds with the same rule once)."""
+    rules: dict[str, list[int]] = {}
+    for r in rounds:
+        rule = r.get("calibration", {}).get("rule")
+        if rule:
+            rules.setdefault(rule, []).append(r["round"])
+    parts = [f"v{', v'.join(map(str, rs))}: {rule}" for rule, rs in rules.items()]
+    return f"Thresholds, chosen on the validation split ({'; '.join(parts)})." if parts else ""
+
+
 def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[str, Path]:
     import json
 
@@ -137,7 +148,7 @@ def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[s
     write_atomic(root / "details.json", json.dumps(to_jsonable(details), indent=2) + "\n")
     warning = warning_for(config.label.labeler) or ""
     rows = [_row(r) for r in rounds]
-    note = f"Labeler: {config.label.labeler}. {warning}"
+    note = f"Labeler: {config.label.labeler}. {warning} {threshold_note(rounds)}"
     if config.external:
         note += (
             f" External set: {config.external}, written apart from the training data and "

@@ -13,7 +13,7 @@ from typing import Any
 
 from highstakes.data.io import read_examples, write_examples
 from highstakes.data.records import Example, Label, Snippet
-from highstakes.loop import stages
+from highstakes.loop import stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import Project, write_atomic
 from highstakes.models.classifier import Classifier
@@ -87,7 +87,7 @@ class Loop:
             )  # fmt: skip
 
         trained = self.stage(r, "train", train)
-        calibration = self.stage(r, "calibrate", lambda: stages.calibration(trained, cfg.train))
+        calibration = self.stage(r, "calibrate", lambda: self.calibrate(r, trained))
         evaluation = self.stage(r, "evaluate", lambda: self.evaluate(r))
         head = self.stage(r, "head", lambda: self.head(r)) if cfg.head.enabled else None
         attacks = self.stage(r, "attack", lambda: self.attack(r))
@@ -104,6 +104,22 @@ class Loop:
             **({"head": head} if head is not None else {}),
             **summary,
         }
+
+    def calibrate(self, r: int, trained: dict[str, Any]) -> dict[str, Any]:
+        """The version's threshold: the recall rule's, and in later rounds with
+        `[retrain] hold_flag_rate` no higher than round 0's share of flags needs."""
+        record = thresholds.recall_rule(trained, self.config.train)
+        if r == 0 or not self.config.retrain.hold_flag_rate:
+            return record
+        baseline = self.project.done(0, "calibrate")
+        if baseline is None:
+            raise RuntimeError(
+                f"{self.project.marker(0, 'calibrate')} is missing: round 0 "
+                "must be calibrated before later rounds hold its flag rate"
+            )
+        return thresholds.hold_flag_rate(
+            record, baseline, self.classifier(r), self.splits["valid"], self.model_dir(r)
+        )
 
     def head(self, r: int) -> dict[str, Any]:
         """A head on the generator's states, trained on the round's training data (the

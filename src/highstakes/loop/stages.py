@@ -18,7 +18,7 @@ from highstakes.evaluation.reliability import clopper_pearson
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_lines, write_atomic
 from highstakes.models.classifier import Classifier
-from highstakes.training.trainer import TrainConfig, labeled, threshold_rule, train
+from highstakes.training.trainer import TrainConfig, labeled, train
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -73,19 +73,6 @@ def train_version(
         "best_epoch": result.best_epoch,
         "history": result.history,
         "n_train": len(train_examples),
-    }
-
-
-def calibration(trained: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:
-    """The threshold the saved version carries: the trainer picks it on the validation
-    split at the best epoch, as the most conservative one that flags `target_recall` of
-    the positives (quality-budget calibration from ratings is `highstakes calibrate`)."""
-    best = trained["history"][trained["best_epoch"] - 1]
-    return {
-        "threshold": best["valid_threshold"],
-        "rule": threshold_rule(cfg),
-        "valid_recall": best["valid_recall"],
-        "valid_false_positive_rate": best["valid_false_positive_rate"],
     }
 
 
