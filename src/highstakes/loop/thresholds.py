@@ -11,9 +11,10 @@ fell from 94% to 90%.  Rounds compared at different costs say little about robus
 So with `[retrain] hold_flag_rate`, a later version's threshold is the lower of the recall
 rule's and the one at which it flags as many validation snippets as round 0's version did.
 Every version still meets the recall rule, and none flags a smaller share of the
-validation split than the baseline: the cost of filtering is held at least at round 0's,
-as the seed project held the quality cost of its filter fixed while comparing rounds
-(Ziegler et al. 2022, "Adversarial training for high-stakes reliability").
+validation split than the baseline: the cost of filtering is held at least at round 0's.
+The seed project, comparing rounds, held its filter's quality cost fixed rather than its
+threshold (Ziegler et al. 2022, "Adversarial training for high-stakes reliability"); the
+share of validation snippets flagged stands in for that cost here.
 """
 
 from __future__ import annotations
