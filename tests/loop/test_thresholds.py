@@ -54,23 +54,27 @@ def test_flagged_count_and_threshold_flagging() -> None:
         threshold_flagging(scores, 6)
 
 
-def test_a_version_flagging_fewer_than_round_0_gets_the_lower_threshold(tmp_path: Path) -> None:
-    # the recall rule's threshold 0.8 flags 3 of 10; five need 0.4
-    scores = [0.95, 0.9, 0.8, 0.3, 0.6, 0.5, 0.4, 0.2, 0.1, 0.05]
-    record = {
-        "threshold": 0.8,
-        "rule": "recall",
-        "valid_recall": 0.75,
-        "valid_false_positive_rate": 0.0,
-    }
-    clf: Any = ScoresBy(0.8)
-    model = _model_dir(tmp_path, 0.8)
+def _hold(
+    tmp_path: Path, scores: list[float], threshold: float, recall: float, fpr: float
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """`hold_flag_rate` for a version scoring `scores` whose recall rule chose `threshold`:
+    the record, the stand-in classifier and its saved metadata afterwards."""
+    record = {"threshold": threshold, "rule": "recall", "valid_recall": recall,
+              "valid_false_positive_rate": fpr}  # fmt: skip
+    clf: Any = ScoresBy(threshold)
+    model = _model_dir(tmp_path, threshold)
     out = hold_flag_rate(record, BASELINE, clf, _valid(scores, LABELS), model)
+    return out, clf, json.loads((model / META_FILE).read_text())
+
+
+def test_a_version_flagging_fewer_than_round_0_gets_the_lower_threshold(tmp_path: Path) -> None:
+    # the recall rule's threshold 0.8 flags 3 of 10; five need 0.5
+    scores = [0.95, 0.9, 0.8, 0.3, 0.6, 0.5, 0.4, 0.2, 0.1, 0.05]
+    out, clf, meta = _hold(tmp_path, scores, 0.8, 0.75, 0.0)
     assert out["threshold"] == 0.5 and clf.threshold == 0.5
     assert out["recall_rule_threshold"] == 0.8 and out["flag_rate_threshold"] == 0.5
     assert out["valid_recall"] == 0.75 and out["valid_false_positive_rate"] == pytest.approx(2 / 6)
     assert out["valid_flagged"] == 5
-    meta = json.loads((model / META_FILE).read_text())
     assert meta == {"threshold": 0.5, "max_length": 64}  # the rest of the file kept
     assert "round 0 (5 of 10)" in out["rule"]
 
@@ -78,19 +82,11 @@ def test_a_version_flagging_fewer_than_round_0_gets_the_lower_threshold(tmp_path
 def test_a_version_flagging_more_keeps_the_recall_rule(tmp_path: Path) -> None:
     # the recall rule's threshold 0.3 flags 8 of 10, more than round 0's five
     scores = [0.95, 0.9, 0.8, 0.3, 0.6, 0.5, 0.4, 0.35, 0.1, 0.05]
-    record = {
-        "threshold": 0.3,
-        "rule": "recall",
-        "valid_recall": 1.0,
-        "valid_false_positive_rate": 4 / 6,
-    }
-    clf: Any = ScoresBy(0.3)
-    model = _model_dir(tmp_path, 0.3)
-    out = hold_flag_rate(record, BASELINE, clf, _valid(scores, LABELS), model)
+    out, clf, meta = _hold(tmp_path, scores, 0.3, 1.0, 4 / 6)
     assert out["threshold"] == 0.3 and clf.threshold == 0.3
     assert out["flag_rate_threshold"] == 0.5
     assert out["valid_recall"] == 1.0 and out["valid_flagged"] == 8
-    assert json.loads((model / META_FILE).read_text())["threshold"] == 0.3
+    assert meta["threshold"] == 0.3
 
 
 def test_hold_flag_rate_is_on_by_default_and_must_be_a_boolean() -> None:
