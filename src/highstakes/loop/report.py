@@ -148,7 +148,10 @@ def write(config: LoopConfig, loop: Any, rounds: list[dict[str, Any]]) -> dict[s
     write_atomic(root / "details.json", json.dumps(to_jsonable(details), indent=2) + "\n")
     warning = warning_for(config.label.labeler) or ""
     rows = [_row(r) for r in rounds]
-    note = f"Labeler: {config.label.labeler}. {warning} {threshold_note(rounds)}"
+    note = " ".join(
+        part for part in (f"Labeler: {config.label.labeler}.", warning, threshold_note(rounds))
+        if part
+    )  # fmt: skip
     if config.external:
         note += (
             f" External set: {config.external}, written apart from the training data and "

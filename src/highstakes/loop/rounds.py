@@ -106,8 +106,9 @@ class Loop:
         }
 
     def calibrate(self, r: int, trained: dict[str, Any]) -> dict[str, Any]:
-        """The version's threshold: the recall rule's, and in later rounds with
-        `[retrain] hold_flag_rate` no higher than round 0's share of flags needs."""
+        """The version's threshold: the recall rule's; in later rounds with `[retrain]
+        hold_flag_rate`, lowered where needed to flag as many validation snippets as
+        round 0's version did (`thresholds.hold_flag_rate`)."""
         record = thresholds.recall_rule(trained, self.config.train)
         if r == 0 or not self.config.retrain.hold_flag_rate:
             return record
