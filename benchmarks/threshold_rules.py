@@ -38,8 +38,7 @@ from scipy.stats import beta
 
 from highstakes.data.demo import load_dataset
 from highstakes.data.splits import assign_splits
-from highstakes.evaluation.metrics import metrics_at, threshold_for_recall
-from highstakes.evaluation.reliability import upper_bound
+from highstakes.evaluation.metrics import metrics_at, positives_needed, threshold_for_recall
 from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.thresholds import threshold_flagging
 from highstakes.models.classifier import Classifier
@@ -63,10 +62,7 @@ def smooth_recall_threshold(
     quantile estimate of the positives' scores instead of a single one of them."""
     positives = scores[labels == 1]
     n = positives.size
-    k = next(
-        j for j in range(math.ceil(target * n), n + 1) if 1 - upper_bound(n - j, n, conf) >= target
-    )
-    return harrell_davis(positives, (n - k + 0.5) / n)
+    return harrell_davis(positives, (n - positives_needed(n, target, conf) + 0.5) / n)
 
 
 def rules(

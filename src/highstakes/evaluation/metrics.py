@@ -68,18 +68,22 @@ def threshold_for_recall(
     positives = np.sort(np.asarray(scores)[np.asarray(labels) == 1])[::-1]
     if positives.size == 0:
         raise ValueError("no positive examples to set a recall threshold on")
-    k = math.ceil(target_recall * positives.size)
-    if confidence is not None:
-        from highstakes.evaluation.reliability import upper_bound
+    return float(positives[positives_needed(positives.size, target_recall, confidence) - 1])
 
-        n = positives.size
-        # flagged positives needed so that recall's lower bound (1 - the miss rate's
-        # upper bound) reaches the target
-        k = next(
-            (j for j in range(k, n + 1) if 1 - upper_bound(n - j, n, confidence) >= target_recall),
-            n,
-        )
-    return float(positives[k - 1])
+
+def positives_needed(n: int, target_recall: float, confidence: float | None = None) -> int:
+    """How many of `n` positives a threshold must flag for `threshold_for_recall`'s rule:
+    `target_recall` of them, or with `confidence`, enough that recall's exact lower bound
+    (1 - the miss rate's upper bound) reaches the target (all `n` when none do)."""
+    k = math.ceil(target_recall * n)
+    if confidence is None:
+        return k
+    from highstakes.evaluation.reliability import upper_bound
+
+    return next(
+        (j for j in range(k, n + 1) if 1 - upper_bound(n - j, n, confidence) >= target_recall),
+        n,
+    )
 
 
 def metrics_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> ThresholdMetrics:
