@@ -152,15 +152,10 @@ def _write(cal: Any, labels: Any, scores: Any, out: Path) -> dict[str, Any]:
 
 
 def _save_threshold(model: Path, summary: dict[str, Any]) -> None:
-    from highstakes.models.classifier import META_FILE
+    from highstakes.models.saved import write_threshold
 
-    path = model / META_FILE
-    meta = json.loads(path.read_text()) if path.exists() else {}
-    meta["threshold"] = summary["threshold"]
-    meta.setdefault("metadata", {})["calibration"] = {
-        k: summary[k] for k in ("limited_by", "quality_source", "epsilon", "confidence")
-    }
-    path.write_text(json.dumps(meta, indent=2, default=str))
+    keys = ("limited_by", "quality_source", "epsilon", "confidence")
+    write_threshold(model, summary["threshold"], calibration={k: summary[k] for k in keys})
 
 
 def _print(summary: dict[str, Any], out: Path, saved: bool) -> None:

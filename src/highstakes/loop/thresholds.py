@@ -19,7 +19,6 @@ share of validation snippets flagged stands in for that cost here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,8 @@ from typing import Any
 import numpy as np
 
 from highstakes.data.records import Example
-from highstakes.loop.project import write_atomic
 from highstakes.models.classifier import Classifier
-from highstakes.models.saved import META_FILE
+from highstakes.models.saved import write_threshold
 from highstakes.training.trainer import TrainConfig, labeled, threshold_rule
 
 
@@ -88,15 +86,7 @@ def hold_flag_rate(
         out["threshold"] = floor
         out["valid_recall"] = float(flagged[labels == 1].mean())
         out["valid_false_positive_rate"] = float(flagged[labels == 0].mean())
-        save_threshold(model_dir, floor)
+        write_threshold(model_dir, floor)
         clf.threshold = floor
     out["valid_flagged"] = flagged_count(out, labels)
     return out
-
-
-def save_threshold(model_dir: Path, threshold: float) -> None:
-    """Write `threshold` into a saved classifier's metadata file, atomically."""
-    path = Path(model_dir) / META_FILE
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    meta["threshold"] = threshold
-    write_atomic(path, json.dumps(meta, indent=2, default=str))

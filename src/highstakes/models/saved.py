@@ -4,10 +4,14 @@ where caches go.  This module imports neither torch nor transformers."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from highstakes.files import write_atomic
 
 META_FILE = "highstakes.json"  # a saved classifier's threshold, max_length and history
 POSITIVE_INDEX = 1  # label id of the positive ("yes", injurious) class
@@ -22,3 +26,14 @@ def log_odds(p: np.ndarray | float) -> np.ndarray:
 def cache_root() -> Path:
     """$HIGHSTAKES_CACHE, default ~/.cache/highstakes."""
     return Path(os.environ.get("HIGHSTAKES_CACHE", Path.home() / ".cache" / "highstakes"))
+
+
+def write_threshold(folder: str | Path, threshold: float, **metadata: Any) -> None:
+    """Set a saved classifier's threshold (and `metadata` entries) in its `META_FILE`,
+    keeping the rest; atomically, so a crash leaves the old file or the new one."""
+    path = Path(folder) / META_FILE
+    meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    meta["threshold"] = threshold
+    if metadata:
+        meta.setdefault("metadata", {}).update(metadata)
+    write_atomic(path, json.dumps(meta, indent=2, default=str))
