@@ -39,6 +39,7 @@ from highstakes.data.splits import assign_splits
 from highstakes.models.classifier import Classifier
 from highstakes.models.generator import CausalLM
 from highstakes.studio.services.scoring import build_menu
+from lockstep import cpu_name  # this folder's scripts: the CPU's model name
 
 
 def ms(values: list[float]) -> dict[str, float]:
@@ -46,16 +47,8 @@ def ms(values: list[float]) -> dict[str, float]:
     return {"median": float(np.median(v)), "p95": float(np.percentile(v, 95))}
 
 
-def cpu_name() -> str:
-    for line in (
-        Path("/proc/cpuinfo").read_text().splitlines() if os.path.exists("/proc/cpuinfo") else ()
-    ):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def time_steps(clf: Classifier, menu: Any, slots: list[tuple[Snippet, int]]) -> dict:
+    """Each slot's menu built cold through `build_steps`, timed at its two pauses."""
     steps: dict[str, list[float]] = {
         "proposals": [], "proposals_first_word": [], "judge": [], "classifier": [],
         "total": [], "total_first_word": [],
@@ -65,20 +58,26 @@ def time_steps(clf: Classifier, menu: Any, slots: list[tuple[Snippet, int]]) -> 
     for n, (snippet, index) in enumerate(slots):
         first = n == 0 or slots[n - 1][0] != snippet
         menu.clear(sources=first)  # a text's first word: its LM reading afresh too
+        build = menu.build_steps(snippet, "completion", index)
         t0 = time.perf_counter()
-        offers = menu._offers(snippet, "completion", index, "replace")
-        t1 = time.perf_counter()
-        verdicts = menu.grammar.judge(snippet, [o.edit for o in offers])
-        t2 = time.perf_counter()
-        shown = [o.snippet for o, _ in menu._choose(list(zip(offers, verdicts, strict=True)))]
-        clf.score(shown, fast=True)
+        try:
+            offers = next(build)  # the proposals
+            t1 = time.perf_counter()
+            next(build)  # the grammar judge
+            t2 = time.perf_counter()
+            next(build)  # the classifier's batch
+        except StopIteration as done:
+            items = done.value
         t3 = time.perf_counter()
+        if not items:
+            continue
         suffix = "_first_word" if first else ""
         steps["proposals" + suffix].append(t1 - t0)
         steps["total" + suffix].append(t3 - t0)
         steps["judge"].append(t2 - t1)
         steps["classifier"].append(t3 - t2)
-        counts["offers"].append(len(offers))
+        shown = [i.snippet for i in items]
+        counts["offers"].append(offers)
         counts["shown"].append(len(shown))
         counts["tokens"].append(sum(len(i) for i in clf.encode(shown, padding=False)["input_ids"]))
         batches.append(shown)

@@ -46,8 +46,10 @@ class MenuItem:
     fluent: bool = True  # the grammar judge's verdict (True without a judge)
 
 
-# A menu being built: yields (None) where it may pause, returns the menu.
-MenuSteps = Generator[None, None, list[MenuItem]]
+# A menu being built: pauses twice, yielding how many items the next step takes (the
+# offers the grammar judge reads, then the candidates the classifier scores), and
+# returns the menu.
+MenuSteps = Generator[int, None, list[MenuItem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +155,14 @@ class SubstitutionMenu:
         offers = self._offers(snippet, field, index, kind)
         if not offers:
             return []
-        yield
+        yield len(offers)
         if self.grammar is None:
             judged = [(o, Judgement(None, None, None, True)) for o in offers]
         else:
             verdicts = self.grammar.judge(snippet, [o.edit for o in offers])
             judged = list(zip(offers, verdicts, strict=True))
         shown = self._choose(judged)
-        yield
+        yield len(shown)
         scores = self.classifier.score([o.snippet for o, _ in shown], fast=True)
         items = [
             MenuItem(o.word, o.source, o.prior, float(s), o.edit, o.snippet, j.fluency, j.fluent)
