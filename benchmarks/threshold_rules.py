@@ -34,7 +34,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import numpy as np
-from scipy.stats import beta
+from scipy.stats.mstats import hdquantiles
 
 from highstakes.data.demo import load_dataset
 from highstakes.data.splits import assign_splits
@@ -47,14 +47,6 @@ from highstakes.training.trainer import labeled
 Scored = dict[str, tuple[np.ndarray, np.ndarray]]  # set -> (labels, scores)
 
 
-def harrell_davis(values: np.ndarray, p: float) -> float:
-    """The Harrell-Davis estimate of the `p` quantile of `values`."""
-    x = np.sort(values)
-    n = x.size
-    weights = np.diff(beta.cdf(np.arange(n + 1) / n, p * (n + 1), (1 - p) * (n + 1)))
-    return float(weights @ x)
-
-
 def smooth_recall_threshold(
     labels: np.ndarray, scores: np.ndarray, target: float, conf: float
 ) -> float:
@@ -62,7 +54,8 @@ def smooth_recall_threshold(
     quantile estimate of the positives' scores instead of a single one of them."""
     positives = scores[labels == 1]
     n = positives.size
-    return harrell_davis(positives, (n - positives_needed(n, target, conf) + 0.5) / n)
+    p = (n - positives_needed(n, target, conf) + 0.5) / n
+    return float(hdquantiles(positives, prob=[p])[0])
 
 
 def rules(
