@@ -103,7 +103,10 @@ BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 
 def load_benchmark(name: str) -> ModuleType:
-    """benchmarks/<name>.py imported as a module (the folder is not a package)."""
+    """benchmarks/<name>.py imported as a module (the folder is not a package), with the
+    folder on the path as when the script runs, for the imports between its scripts."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.append(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

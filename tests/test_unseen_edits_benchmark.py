@@ -1,0 +1,83 @@
+"""benchmarks/unseen_edits.py: its misspellings are ones the `typos` recipe never makes, and
+a run on the tiny classifier records them and counts them per kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from highstakes.attacks.candidates.typos import typo_variants
+from highstakes.data.records import Example, Label, Provenance, Snippet, Source
+from highstakes.loop.stages import run_attack
+from highstakes.models.classifier import Classifier
+from tests.conftest import load_benchmark
+
+
+@pytest.fixture(scope="module")
+def unseen() -> ModuleType:
+    return load_benchmark("unseen_edits")
+
+
+def one_edit(word: str, variant: str) -> bool:
+    """Whether `variant` is `word` with one letter dropped, inserted or replaced, or its
+    first two letters swapped."""
+    a, b = word.lower(), variant.lower()
+    if len(b) == len(a) - 1:
+        return any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+    if len(b) == len(a) + 1:
+        return any(b[:i] + b[i + 1 :] == a for i in range(len(b)))
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(differ) == 1 or (differ == [0, 1] and a[1::-1] == b[:2])
+
+
+@pytest.mark.parametrize("word", ["blood", "wrist", "shattered", "Ivan", "skull", "knee"])
+def test_variants_are_one_edit_and_never_a_typos_edit(unseen: ModuleType, word: str) -> None:
+    variants = unseen.unseen_variants(word)
+    typos = {v.lower() for v, _ in typo_variants(word)}
+    assert variants, word
+    assert {kind for _, kind in variants} == set(unseen.KINDS)
+    for variant, _ in variants:
+        assert variant.lower() not in typos and variant.lower() != word.lower()
+        assert one_edit(word, variant), (word, variant)
+    assert unseen.unseen_variants(word) == variants  # deterministic
+
+
+def test_the_kinds_the_typos_recipe_leaves_out(unseen: ModuleType) -> None:
+    variants = dict(unseen.unseen_variants("blood"))
+    assert variants["lood"] == "lead"  # the first letter, which `typos` never touches
+    assert variants["lbood"] == "lead"
+    assert variants["b1ood"] == "lookalike"
+    assert [kind for v, kind in variants.items() if v[1:] == "blood"] == ["insert"]
+    assert unseen.unseen_variants("Ivan")[0] == ("Vian", "lead")  # the capital stays first
+    assert unseen.unseen_variants("cut") == []  # short words are left alone
+    assert unseen.unseen_variants("x-ray") == []
+
+
+def test_run_records_unseen_edits_and_counts_kinds(
+    unseen: ModuleType, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    targets = [
+        Example(f"t{i}", Snippet(prompt, completion), Label.YES, Provenance(Source.HANDWRITTEN))
+        for i, (prompt, completion) in enumerate([
+            ("The ladder wobbled.", "He fell and shattered his wrist on the concrete."),
+            ("The dog lunged.", "Its teeth tore into her forearm and blood soaked the sleeve."),
+        ])
+    ]  # fmt: skip
+    clf.threshold = float(min(clf.score([e.snippet for e in targets]))) - 1e-6  # both flagged
+    path = tmp_path / "v0.jsonl"
+    records = run_attack(unseen.unseen_attack(max_edits=6), clf, targets, 40, path, "unseen-0",
+                         together=2)  # fmt: skip
+    assert [json.loads(line) for line in path.read_text().splitlines()] == records
+    figures = unseen.version_figures(records)
+    assert figures["targets"] == 2 and figures["flagged"] == 2
+    found = [r for r in records if r["found"]]
+    assert figures["succeeded"] == len(found)
+    assert sum(figures["edit_kinds"].values()) == sum(
+        len(r["found"]["edits"].split("; ")) for r in found
+    )
+    for record in found:
+        assert unseen.edit_kinds(record), record["found"]["edits"]
