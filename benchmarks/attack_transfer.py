@@ -1,32 +1,38 @@
-"""Misspellings the loop never trains on, against every version of a finished loop.
+"""Attacks the loop was not aimed at, against every version of a finished loop: edits it
+never trains on, and targets written apart from its data.
 
-usage: python benchmarks/unseen_edits.py --out FILE [--project runs/demo] [--budget 100]
-       [--max-edits 6] [--targets N]
+usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
+       [--recipe unseen-edits|typos|rewording] [--targets eval|external] [--n 120]
+       [--budget 100] [--max-edits 6]
 
-The demo's adversarial rounds train on the `typos` recipe's edits: two neighbouring
-letters swapped, one letter dropped or doubled, one struck on a neighbouring key, never
-the first letter.  A recipe written elsewhere need not keep to those (the attack issue's
-example: "his Fwrist bending", "he could taste lood").  This script attacks the loop's
-fixed evaluation targets (`eval-targets.json`: injurious test snippets v0 flags) in every
-version with three kinds of edit the `typos` recipe cannot make:
+The loop's eval attack measures each version with the recipe its adversarial rounds train
+on, on injurious snippets of its own test split.  Two things it does not show:
 
-- `lead`: the first letter dropped ("blood" -> "lood", words of five letters or more) or
-  swapped with the second ("wrist" -> "rwist");
-- `insert`: a letter inserted before another, struck on a key next to it ("wrist" ->
-  "wruist"), the first position included;
-- `lookalike`: one letter written as the digit it resembles ("br0ke", "b1ood", "s3ared").
+- **Edits never trained on.**  The demo trains on the `typos` recipe's edits: two
+  neighbouring letters swapped, one letter dropped or doubled, one struck on a
+  neighbouring key, never the first letter.  A recipe written elsewhere need not keep to
+  those (the attack issue's example: "his Fwrist bending", "he could taste lood").
+  `--recipe unseen-edits` makes three kinds of edit `typos` cannot make:
+  - `lead`: the first letter dropped ("blood" -> "lood", words of five letters or more)
+    or swapped with the second ("wrist" -> "rwist");
+  - `insert`: a letter struck on a key next to another, inserted before it ("wrist" ->
+    "wruist"), the first position included;
+  - `lookalike`: one letter written as the digit it resembles ("br0ke", "b1ood").
+  At most one edit per word of four letters or more, `--max-edits` per snippet, the same
+  greedy saliency-ordered search as the loop's eval attack.  A variant that is an English
+  word, or one `typos` would also make, is left out.
+- **Targets written apart.**  `--targets external` attacks injurious snippets of the
+  loop's external set (written apart from the demo set, never trained or tuned on) that
+  v0 flags, in a fixed pseudo-random order, instead of the loop's `eval-targets.json`.
+  Any recipe the loop ran (`--recipe typos`, `rewording`) runs with the loop's settings.
 
-At most one edit per word of four letters or more, at most `--max-edits` per snippet, the
-same greedy saliency-ordered search and query budget as the loop's eval attack.  A variant
-that is an English word, or one the `typos` recipe would also make, is left out.  Results
-are counted as still injurious without reading them (the edits keep the words readable);
-that claim is checked by reading a sample, kept in `docs/audits/unseen-edits.jsonl`.
-
-Writes per version the success rate over all targets (a target the version passes
-unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
-queries per success and the edit kinds of the successes; and beside FILE, each version's
-attack records (`<FILE stem>-records/unseen-r<N>.jsonl`) to read and audit
-(`scripts/audit.py sample PROJECT unseen-edits --extra <those files>`).
+Results are counted as still injurious without reading them: the recipes keep the label
+by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
+`docs/audits/unseen-edits.jsonl`).  Writes per version the success rate over all targets
+(a target the version passes unedited counts too, as in the loop's report) with a 95%
+Clopper-Pearson interval, queries per success and the kinds of the winning edits; and
+beside FILE, each version's attack records (`<FILE stem>-records/<recipe>-<targets>-rN.jsonl`)
+to read and audit (`scripts/audit.py sample PROJECT RECIPE --extra <those files>`).
 """
 
 from __future__ import annotations
@@ -51,8 +57,15 @@ from highstakes.attacks.recipes import SearchAttack
 from highstakes.attacks.search import BeamSearch
 from highstakes.attacks.text import Field, words_of
 from highstakes.data.demo import load_dataset
-from highstakes.data.records import Snippet
-from highstakes.loop.stages import attack_summary, results_of, run_attack
+from highstakes.data.records import Example, Snippet
+from highstakes.loop.config import LoopConfig, parse_config
+from highstakes.loop.stages import (
+    attack_summary,
+    build_attack,
+    pick_targets,
+    results_of,
+    run_attack,
+)
 from highstakes.models.classifier import Classifier
 from lockstep import cpu_name  # this folder's scripts: the CPU's model name
 
@@ -145,48 +158,79 @@ def edit_kinds(record: dict[str, Any]) -> Counter[str]:
     return kinds
 
 
-def version_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
+def version_figures(records: list[dict[str, Any]], recipe: str) -> dict[str, Any]:
     labels = {s.key(): "yes" for r in records for s in results_of(r)}  # kept: audited
     out = attack_summary(records, labels)
     kinds: Counter[str] = Counter()
     for r in records:
-        if r["found"]:
+        if r["found"] and recipe == "unseen-edits":
             kinds += edit_kinds(r)
+        elif r["found"]:  # the loop's recipes: the edits' tags ("[typo]", "[synonym]")
+            kinds.update(e.rsplit(" [", 1)[-1].rstrip("]") for e in r["found"]["edits"].split("; "))
     return {**out, "edit_kinds": dict(kinds), "passed_unedited": out["targets"] - out["flagged"]}
+
+
+def targets_for(args: argparse.Namespace, config: LoopConfig, base: Classifier) -> list[Example]:
+    """The loop's own eval targets, or injurious external snippets v0 flags, in a fixed
+    pseudo-random order (the external set is attacked to measure, never trained on)."""
+    if args.targets == "eval":
+        by_id = {e.id: e for e in load_dataset(config.data)}
+        ids = json.loads((args.project / "eval-targets.json").read_text())
+        return [by_id[i] for i in ids][: args.n]
+    if config.external is None:
+        raise SystemExit(f"{args.project}: the loop has no external set to take targets from")
+    pool = pick_targets(load_dataset(config.external), 10**9, config.seed, "transfer")
+    scores = base.score([e.snippet for e in pool])
+    return [e for e, s in zip(pool, scores, strict=True) if s >= base.threshold][: args.n]
+
+
+def build(args: argparse.Namespace, config: LoopConfig, clf: Classifier) -> tuple[Any, int]:
+    """The attack and its budget: the unseen edits, or a recipe as the loop ran it."""
+    if args.recipe == "unseen-edits":
+        return unseen_attack(args.max_edits), args.budget or 100
+    spec = next((s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe), None)
+    if spec is None:
+        raise SystemExit(f"{args.project}: the loop did not run {args.recipe!r}")
+    return build_attack(spec, clf, {}), args.budget or spec.budget
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--budget", type=int, default=100)
-    parser.add_argument("--max-edits", type=int, default=6)
-    parser.add_argument("--targets", type=int, default=None, help="the first N (default all)")
+    parser.add_argument(
+        "--recipe", default="unseen-edits", help="unseen-edits, or one the loop ran"
+    )
+    parser.add_argument("--targets", choices=("eval", "external"), default="eval")
+    parser.add_argument("--n", type=int, default=120, help="how many targets")
+    parser.add_argument("--budget", type=int, default=None, help="default: the loop's (100)")
+    parser.add_argument("--max-edits", type=int, default=6, help="unseen-edits: per snippet")
     parser.add_argument("--together", type=int, default=64)
     args = parser.parse_args()
-    config = json.loads((args.project / "config.json").read_text())
-    by_id = {e.id: e for e in load_dataset(config["data"])}
-    ids = json.loads((args.project / "eval-targets.json").read_text())[: args.targets]
-    targets = [by_id[i] for i in ids]
+    config = parse_config(json.loads((args.project / "config.json").read_text()))
     rounds = sorted(
         int(p.name.split("-")[1]) for p in args.project.glob("round-*") if (p / "model").exists()
     )
     records_dir = args.out.parent / f"{args.out.stem}-records"
     records_dir.mkdir(parents=True, exist_ok=True)
-    attack = unseen_attack(args.max_edits)
+    targets: list[Example] = []
     results: dict[str, Any] = {
-        "project": str(args.project), "cpu": cpu_name(), "threads": torch.get_num_threads(),
-        "targets": len(targets), "budget": args.budget, "max_edits": args.max_edits,
+        "project": str(args.project), "seed": config.seed, "recipe": args.recipe,
+        "target_set": args.targets, "cpu": cpu_name(), "threads": torch.get_num_threads(),
         "versions": {},
     }  # fmt: skip
     for r in rounds:
         clf = Classifier.from_pretrained(args.project / f"round-{r}" / "model")
-        path = records_dir / f"unseen-r{r}.jsonl"  # `scripts/audit.py sample --extra` reads r
+        targets = targets or targets_for(args, config, clf)  # v0 chooses the external ones
+        attack, budget = build(args, config, clf)
+        # `scripts/audit.py sample --extra` reads the round from the name's "-r<N>"
+        path = records_dir / f"{args.recipe}-{args.targets}-r{r}.jsonl"
         path.unlink(missing_ok=True)
         t0 = time.perf_counter()
-        records = run_attack(attack, clf, targets, args.budget, path, f"unseen-{r}",
+        records = run_attack(attack, clf, targets, budget, path, f"{args.recipe}-{r}",
                              together=args.together)  # fmt: skip
-        figures = {**version_figures(records), "seconds": round(time.perf_counter() - t0, 1)}
+        figures = {**version_figures(records, args.recipe), "budget": budget,
+                   "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
         results["versions"][f"v{r}"] = figures
         low, high = figures["success_rate_interval"]
         print(f"v{r}: {figures['succeeded']}/{figures['targets']} "

@@ -1,5 +1,5 @@
-"""benchmarks/unseen_edits.py: its misspellings are ones the `typos` recipe never makes, and
-a run on the tiny classifier records them and counts them per kind."""
+"""benchmarks/attack_transfer.py: its unseen misspellings are ones the `typos` recipe never
+makes, and a run on the tiny classifier records them and counts them per kind."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.conftest import load_benchmark
 
 @pytest.fixture(scope="module")
 def unseen() -> ModuleType:
-    return load_benchmark("unseen_edits")
+    return load_benchmark("attack_transfer")
 
 
 def one_edit(word: str, variant: str) -> bool:
@@ -72,7 +72,7 @@ def test_run_records_unseen_edits_and_counts_kinds(
     records = run_attack(unseen.unseen_attack(max_edits=6), clf, targets, 40, path, "unseen-0",
                          together=2)  # fmt: skip
     assert [json.loads(line) for line in path.read_text().splitlines()] == records
-    figures = unseen.version_figures(records)
+    figures = unseen.version_figures(records, "unseen-edits")
     assert figures["targets"] == 2 and figures["flagged"] == 2
     found = [r for r in records if r["found"]]
     assert figures["succeeded"] == len(found)
@@ -81,3 +81,16 @@ def test_run_records_unseen_edits_and_counts_kinds(
     )
     for record in found:
         assert unseen.edit_kinds(record), record["found"]["edits"]
+
+
+def test_a_loop_recipe_counts_its_edit_tags(unseen: ModuleType) -> None:
+    edits = "wrist -> wirst [typo]; broke -> borke [typo]; Ivan -> Ian [name]"
+    found = {"prompt": "p", "completion": "c", "score": 0.01, "edits": edits}
+    records = [
+        {"target_id": "a", "flagged": True, "found": found, "more": [], "queries": 7},
+        {"target_id": "b", "flagged": True, "found": None, "more": [], "queries": 100},
+        {"target_id": "c", "flagged": False, "found": None, "more": [], "queries": 0},
+    ]
+    figures = unseen.version_figures(records, "typos")
+    assert figures["edit_kinds"] == {"typo": 2, "name": 1}
+    assert (figures["succeeded"], figures["passed_unedited"], figures["queries"]) == (2, 1, 107)
