@@ -142,7 +142,7 @@ def sample(args: argparse.Namespace) -> None:
 def recipe_audits(folder: Path) -> list[Path]:
     """The folder's audits of recipes (rows with a `recipe`), not its other reads (the
     menu's grammar, `menu-fluency.jsonl`)."""
-    return [p for p in sorted(folder.glob("*.jsonl")) if "recipe" in read_jsonl(p)[0]]
+    return [p for p in sorted(folder.glob("*.jsonl")) if "recipe" in next(iter(read_jsonl(p)), {})]
 
 
 def score(paths: list[Path]) -> bool:

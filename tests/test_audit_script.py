@@ -49,3 +49,8 @@ def test_only_recipe_audits_are_scored_by_default(audit: ModuleType, tmp_path: P
 def test_the_bar(audit: ModuleType, tmp_path: Path, labels: list, passes: bool) -> None:
     path = write(tmp_path / "typos.jsonl", read_rows(labels))
     assert audit.score([path]) is passes
+
+
+def test_an_empty_file_is_not_a_recipe_audit(audit: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "empty.jsonl").write_text("")
+    assert audit.recipe_audits(tmp_path) == []
