@@ -51,7 +51,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import torch
 
 from highstakes.attacks.candidates.base import EditKind, Proposal
-from highstakes.attacks.candidates.typos import KEY_NEIGHBOURS, is_english, typo_variants
+from highstakes.attacks.candidates.typos import KEY_NEIGHBOURS, interleaved, typo_variants
 from highstakes.attacks.preserving import LabelPreserving, WordEdits
 from highstakes.attacks.recipes import SearchAttack
 from highstakes.attacks.search import BeamSearch
@@ -113,15 +113,7 @@ def unseen_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
         return []
     by_kind = {"lead": _lead(word), "insert": _inserts(word), "lookalike": _lookalikes(word)}
     seen = {word.lower()} | {v.lower() for v, _ in typo_variants(word, min_length)}
-    out: list[tuple[str, str]] = []
-    for rank in range(max(len(v) for v in by_kind.values())):
-        for kind in KINDS:
-            variants = by_kind[kind]
-            if rank < len(variants) and variants[rank].lower() not in seen:
-                seen.add(variants[rank].lower())
-                if not is_english(variants[rank]):
-                    out.append((variants[rank], kind))
-    return out
+    return interleaved(by_kind, seen)
 
 
 class UnseenEdits:

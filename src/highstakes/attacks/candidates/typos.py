@@ -82,11 +82,16 @@ def typo_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
 
     for kind in KINDS:
         by_kind[kind].sort(key=off_centre)
+    return interleaved(by_kind, {word.lower()})
+
+
+def interleaved(by_kind: dict[str, list[str]], seen: set[str]) -> list[tuple[str, str]]:
+    """Variants as (variant, kind): the first of each kind (in the dict's order), then the
+    second of each, and so on; a variant in `seen` (lower case; added to as it goes) or
+    that is an English word is left out."""
     out: list[tuple[str, str]] = []
-    seen = {word.lower()}
-    for rank in range(max(len(v) for v in by_kind.values())):
-        for kind in KINDS:
-            variants = by_kind[kind]
+    for rank in range(max(map(len, by_kind.values()), default=0)):
+        for kind, variants in by_kind.items():
             if rank < len(variants) and variants[rank].lower() not in seen:
                 seen.add(variants[rank].lower())
                 if not is_english(variants[rank]):
