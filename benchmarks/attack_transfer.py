@@ -50,14 +50,17 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch
 
-from highstakes.attacks.candidates.base import EditKind, Proposal
-from highstakes.attacks.candidates.typos import KEY_NEIGHBOURS, interleaved, typo_variants
+from highstakes.attacks.candidates.typos import (
+    KEY_NEIGHBOURS,
+    CharacterEdits,
+    interleaved,
+    typo_variants,
+)
 from highstakes.attacks.preserving import LabelPreserving, WordEdits
 from highstakes.attacks.recipes import SearchAttack
 from highstakes.attacks.search import BeamSearch
-from highstakes.attacks.text import Field, words_of
 from highstakes.data.demo import load_dataset
-from highstakes.data.records import Example, Snippet
+from highstakes.data.records import Example
 from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.stages import (
     attack_summary,
@@ -116,26 +119,10 @@ def unseen_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     return interleaved(by_kind, seen)
 
 
-class UnseenEdits:
-    """A candidate source: the first `k` unseen variants of a word."""
-
-    name = "unseen"
-
-    def propose(
-        self, snippet: Snippet, field: Field, index: int, kind: EditKind, k: int
-    ) -> list[Proposal]:
-        if kind != "replace":
-            return []
-        word = words_of(getattr(snippet, field), field)[index].text
-        return [
-            Proposal(v, -float(rank), self.name)
-            for rank, (v, _) in enumerate(unseen_variants(word)[:k])
-        ]
-
-
 def unseen_attack(max_edits: int, k_per_word: int = 6) -> SearchAttack:
     transformation = LabelPreserving(
-        [WordEdits(UnseenEdits(), "unseen", k_per_word)], {"unseen": max_edits}
+        [WordEdits(CharacterEdits(4, unseen_variants, "unseen"), "unseen", k_per_word)],
+        {"unseen": max_edits},
     )
     return SearchAttack("unseen-edits", transformation, [], BeamSearch(1), preserves_label=True)
 

@@ -14,6 +14,8 @@ audits repeat exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from highstakes.attacks.candidates.base import EditKind, Proposal
 from highstakes.attacks.text import Field, words_of
 from highstakes.data.records import Snippet
@@ -103,13 +105,17 @@ def _first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
 
 
+Variants = Callable[[str, int], list[tuple[str, str]]]  # (word, min_length) -> (variant, kind)
+
+
 class CharacterEdits:
-    """A candidate source of misspellings: the first `k` variants of the word."""
+    """A candidate source of misspellings: the first `k` variants of the word (by default
+    `typo_variants`; another rule's, such as a benchmark's, under its own `name`)."""
 
-    name = "typo"
-
-    def __init__(self, min_length: int = 4) -> None:
-        self.min_length = min_length
+    def __init__(
+        self, min_length: int = 4, variants: Variants = typo_variants, name: str = "typo"
+    ) -> None:
+        self.min_length, self.variants, self.name = min_length, variants, name
 
     def propose(
         self, snippet: Snippet, field: Field, index: int, kind: EditKind, k: int
@@ -117,5 +123,5 @@ class CharacterEdits:
         if kind != "replace":
             return []
         word = words_of(getattr(snippet, field), field)[index].text
-        variants = typo_variants(word, self.min_length)[:k]
+        variants = self.variants(word, self.min_length)[:k]
         return [Proposal(v, -float(rank), self.name) for rank, (v, _) in enumerate(variants)]
