@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,13 @@ examples_per_target = 2
 eval_targets = 6
 budget = 40
 together = 2          # a group is written at once: the kill below lands between groups
+external_targets = 3  # also attacked on the external set, to measure only
 
 [heldout]
 recipe = "rewording"
 eval_targets = 4
 budget = 20
+external_targets = 2
 
 [label]
 labeler = "kept"
@@ -66,7 +69,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("loop")
     model = build_tiny_classifier(root / "tiny")
     data = write_examples(root / "data.jsonl", make_examples(24))
-    external = write_examples(root / "external.jsonl", make_examples(6))
+    # the external set: like the data's texts, under ids of its own
+    external = [replace(e, id=f"ext-{e.id}") for e in make_examples(6)]
+    external = write_examples(root / "external.jsonl", external)
     return {"root": root, "model": model, "data": data, "external": external}
 
 
@@ -132,6 +137,19 @@ def test_attacks_side_by_side_are_set_per_section() -> None:
     for bad in (0, 2.5, "4"):
         with pytest.raises(ValueError, match=r"\[attack\]: together must be a whole number"):
             parse_config({"attack": {"together": bad}})
+
+
+def test_external_targets_need_an_external_set() -> None:
+    from highstakes.loop.config import parse_config
+
+    assert parse_config({}).attack.external_targets == 0
+    with_external = parse_config({"external": "x.jsonl", "heldout": {"external_targets": 5}})
+    assert with_external.heldout.external_targets == 5  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match=r"\[attack\]: external_targets needs an external set"):
+        parse_config({"attack": {"external_targets": 5}})
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match=r"external_targets must be a whole number"):
+            parse_config({"external": "x.jsonl", "attack": {"external_targets": bad}})
 
 
 def test_the_loop_seed_seeds_training_unless_train_sets_its_own() -> None:
@@ -242,6 +260,27 @@ def test_loop_artifacts_and_report(setup: dict[str, Path]) -> None:
                 for x in (project / f"round-{r}" / f"attack-{run}.jsonl").read_text().splitlines()
             ]
             assert ids == targets[:n]
+    # and the external set's targets, flagged by v0, attacked in every version, to measure:
+    # their results are neither trained on nor among the results aimed at a version
+    external = json.loads((project / "external-targets.json").read_text())
+    assert 0 < len(external) <= 3
+    external_ids = {f"ext-{e.id}" for e in make_examples(6)}
+    assert set(external) <= external_ids
+    parents = set()
+    for r in range(3):
+        folder = project / f"round-{r}"
+        for run, n in (("external", 3), ("heldout-external", 2)):
+            lines = (folder / f"attack-{run}.jsonl").read_text().splitlines()
+            assert [json.loads(x)["target_id"] for x in lines] == external[:n]
+        for name in ("aimed.jsonl", "adversarial.jsonl"):
+            rows = (folder / name).read_text().splitlines()
+            parents |= {json.loads(x)["parent_id"] for x in rows}
+    assert parents and not parents & external_ids
+    for entry in report:
+        assert entry["external_attack_targets"] == len(external)
+        assert entry["heldout_external_attack_targets"] == min(2, len(external))
+        assert 0 <= entry["external_attack_success_rate"] <= 1
+    assert "attack success (external)" in html
     details = json.loads((project / "details.json").read_text())
     assert set(details["cross_round"]) == {"trained on", "evaluation only"}
     assert all(len(m["versions"]) == 3 for m in details["cross_round"].values())

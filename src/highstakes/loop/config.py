@@ -65,6 +65,10 @@ class AttackConfig:
     # stays small for slow recipes (an LM-guided search takes seconds a target)
     together: int = 16
     options: dict[str, Any] = field(default_factory=dict)  # recipe keyword arguments
+    # injurious snippets of the external set that v0 flags, attacked with this recipe in
+    # every version like the eval targets, to measure only (0: none; needs `external`):
+    # does the robustness hold on text written apart from the training data?
+    external_targets: int = 0
 
 
 @dataclass
@@ -159,6 +163,13 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
     for section, spec in (("attack", config.attack), ("heldout", config.heldout)):
         if spec is not None and (not isinstance(spec.together, int) or spec.together < 1):
             raise ValueError(f"{where} [{section}]: together must be a whole number >= 1")
+        n = spec.external_targets if spec is not None else 0
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{where} [{section}]: external_targets must be a whole number >= 0")
+        if n and not config.external:
+            raise ValueError(
+                f"{where} [{section}]: external_targets needs an external set (external = ...)"
+            )
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
     replay = config.retrain.replay

@@ -48,6 +48,13 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if ext:
             entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
+        for key in ("external_attack", "heldout_external_attack"):  # `external_targets`
+            if key in r:
+                entry |= {
+                    f"{key}_targets": r[key]["targets"],
+                    f"{key}_success_rate": r[key]["success_rate"],
+                    f"{key}_success_interval": r[key]["success_rate_interval"],
+                }
         head = r.get("head") or {}  # [head] enabled: its figures under the streaming rule
         for where in ("test", "external"):
             if where in head:
@@ -217,8 +224,21 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "queries/success": "n/a" if qps is None else f"{qps:.0f}",
         "held-out success": f"{held['succeeded']}/{held['targets']} "
         + _fmt_interval(held["success_rate"], held["success_rate_interval"]),
+        **{
+            label: f"{r[key]['succeeded']}/{r[key]['targets']} "
+            + _fmt_interval(r[key]["success_rate"], r[key]["success_rate_interval"])
+            for key, label in EXTERNAL_ATTACKS.items()
+            if key in r
+        },
         "adversarial added": r["n_adversarial_added"],
     }
+
+
+# the attacks on external-set targets (`external_targets`) and their columns
+EXTERNAL_ATTACKS = {
+    "external_attack": "attack success (external)",
+    "heldout_external_attack": "held-out success (external)",
+}
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -248,6 +268,15 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "attack": f"{at['succeeded']}/{at['targets']} {_rate(at['success_rate'])}",
                 "q/success": "-" if qps is None else f"{qps:.0f}",
                 "held-out": f"{held['succeeded']}/{held['targets']} {_rate(held['success_rate'])}",
+                **{
+                    name: f"{r[key]['succeeded']}/{r[key]['targets']} "
+                    f"{_rate(r[key]['success_rate'])}"
+                    for key, name in (
+                        ("external_attack", "ext attack"),
+                        ("heldout_external_attack", "ext held-out"),
+                    )
+                    if key in r
+                },
             }
         )
     return out

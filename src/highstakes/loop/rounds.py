@@ -150,19 +150,31 @@ class Loop:
         flags, in a fixed pseudo-random order, chosen once and kept in the project so that
         every version and every recipe is attacked from the same snippets."""
         cfg = self.config
-        path = self.project.root / "eval-targets.json"
-        if path.exists():
-            return [self.by_id[i] for i in json.loads(path.read_text())]
         wanted = max(cfg.attack.eval_targets, cfg.heldout.eval_targets if cfg.heldout else 0)
-        ordered = stages.pick_targets(
-            self.splits["test"], len(self.splits["test"]), cfg.seed, "eval"
-        )
+        return self.fixed_targets("eval-targets.json", self.splits["test"], wanted, "eval")
+
+    def external_targets(self) -> list[Example]:
+        """The same on the external set (`external-targets.json`): measurement only."""
+        specs = [s for s in (self.config.attack, self.config.heldout) if s is not None]
+        wanted = max(s.external_targets for s in specs)
+        return self.fixed_targets("external-targets.json", self.external, wanted, "external")
+
+    def fixed_targets(
+        self, name: str, pool: list[Example], wanted: int, salt: str
+    ) -> list[Example]:
+        """Up to `wanted` injurious snippets of `pool` that v0 flags, in an order fixed by
+        the seed and `salt`; chosen once, then read back from the project's `name`."""
+        path = self.project.root / name
+        by_id = {e.id: e for e in pool}
+        if path.exists():
+            return [by_id[i] for i in json.loads(path.read_text())]
+        ordered = stages.pick_targets(pool, len(pool), self.config.seed, salt)
         baseline = self.classifier(0)
         scores = baseline.score([e.snippet for e in ordered])
         chosen = [e for e, s in zip(ordered, scores, strict=True) if s >= baseline.threshold]
         if len(chosen) < wanted:
-            log.warning("only %d injurious test snippets are flagged by v0 (wanted %d)",
-                        len(chosen), wanted)  # fmt: skip
+            log.warning("%s: only %d injurious snippets are flagged by v0 (wanted %d)",
+                        name, len(chosen), wanted)  # fmt: skip
         chosen = chosen[:wanted]
         write_atomic(path, json.dumps([e.id for e in chosen]) + "\n")
         return chosen
@@ -170,7 +182,8 @@ class Loop:
     def attack(self, r: int) -> dict[str, Any]:
         """Every attack of the round, against this round's version: the training attack on
         train snippets (not in the last round), and the main and held-out recipes on the
-        fixed evaluation targets, which only measure."""
+        fixed evaluation targets and, with `external_targets`, on the external set's, which
+        only measure."""
         cfg, clf, rdir = self.config, self.classifier(r), self.project.round_dir(r)
         runs: list[tuple[str, AttackConfig, list[Example]]] = []
         if r < cfg.rounds:
@@ -182,6 +195,9 @@ class Loop:
         runs.append(("eval", cfg.attack, fixed[: cfg.attack.eval_targets]))
         if cfg.heldout is not None:
             runs.append(("heldout", cfg.heldout, fixed[: cfg.heldout.eval_targets]))
+        for name, spec in (("external", cfg.attack), ("heldout-external", cfg.heldout)):
+            if spec is not None and spec.external_targets:
+                runs.append((name, spec, self.external_targets()[: spec.external_targets]))
         out = {}
         for name, spec, targets in runs:
             attack = stages.build_attack(spec, clf, self.models)
@@ -223,7 +239,9 @@ class Loop:
         ]
         labeler = self.config.label.labeler
         recipes = sorted(set(attacks["recipes"].values()))
-        labels = label_found(labeler, r, found, self.by_id, self.config, self.version(r), recipes)
+        # the external set's targets too (the data set's example wins for a shared id)
+        sources = {**{e.id: e for e in self.external}, **self.by_id}
+        labels = label_found(labeler, r, found, sources, self.config, self.version(r), recipes)
         return {"labeler": labeler, "labels": labels, "n": len(labels)}
 
     def summarize(self, r: int, attacks: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
@@ -249,7 +267,14 @@ class Loop:
         write_examples(rdir / "adversarial.jsonl", added)
         # aimed at this version: trained on (the training attack) and evaluation only
         write_examples(rdir / "aimed.jsonl", [*found["train"], *found["eval"], *found["heldout"]])
-        return {
+        external = {  # on the external set, measurement only: never trained on or aimed
+            f"{name.replace('-', '_')}_attack": stages.attack_summary(
+                self.records(attacks, name), labels
+            )
+            for name in ("external", "heldout-external")
+            if name in attacks["runs"]
+        }
+        return external | {
             "attack": stages.attack_summary(records["eval"], labels),
             "heldout_attack": stages.attack_summary(records["heldout"], labels),
             "n_adversarial_added": sum(e.label is Label.YES for e in added),
