@@ -65,7 +65,7 @@ from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.stages import (
     attack_summary,
     build_attack,
-    pick_targets,
+    flagged_targets,
     results_of,
     run_attack,
 )
@@ -158,9 +158,8 @@ def targets_for(args: argparse.Namespace, config: LoopConfig, base: Classifier) 
         return [by_id[i] for i in ids][: args.n]
     if config.external is None:
         raise SystemExit(f"{args.project}: the loop has no external set to take targets from")
-    pool = pick_targets(load_dataset(config.external), 10**9, config.seed, "transfer")
-    scores = base.score([e.snippet for e in pool])
-    return [e for e, s in zip(pool, scores, strict=True) if s >= base.threshold][: args.n]
+    pool = load_dataset(config.external)
+    return flagged_targets(pool, base, config.seed, "transfer")[: args.n]
 
 
 def build(args: argparse.Namespace, config: LoopConfig, clf: Classifier) -> tuple[Any, int]:

@@ -9,8 +9,8 @@ from typing import Any
 
 from highstakes.data.io import read_examples
 from highstakes.data.records import Snippet
+from highstakes.files import write_atomic
 from highstakes.loop.config import LoopConfig
-from highstakes.loop.project import write_atomic
 
 LABELER_WARNING = {
     "kept": (
@@ -26,6 +26,14 @@ LABELER_WARNING = {
 
 def warning_for(labeler: str) -> str | None:
     return None if labeler == "studio" else LABELER_WARNING.get(labeler.split(":")[0])
+
+
+# the attacks on external-set targets (`external_targets`): each round's key, and its
+# column in the HTML report and in the terminal's table
+EXTERNAL_ATTACKS = (
+    ("external_attack", "attack success (external)", "ext attack"),
+    ("heldout_external_attack", "held-out success (external)", "ext held-out"),
+)
 
 
 def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,7 +56,7 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if ext:
             entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
-        for key in ("external_attack", "heldout_external_attack"):  # `external_targets`
+        for key, _, _ in EXTERNAL_ATTACKS:
             if key in r:
                 entry |= {
                     f"{key}_targets": r[key]["targets"],
@@ -225,20 +233,13 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "held-out success": f"{held['succeeded']}/{held['targets']} "
         + _fmt_interval(held["success_rate"], held["success_rate_interval"]),
         **{
-            label: f"{r[key]['succeeded']}/{r[key]['targets']} "
+            column: f"{r[key]['succeeded']}/{r[key]['targets']} "
             + _fmt_interval(r[key]["success_rate"], r[key]["success_rate_interval"])
-            for key, label in EXTERNAL_ATTACKS.items()
+            for key, column, _ in EXTERNAL_ATTACKS
             if key in r
         },
         "adversarial added": r["n_adversarial_added"],
     }
-
-
-# the attacks on external-set targets (`external_targets`) and their columns
-EXTERNAL_ATTACKS = {
-    "external_attack": "attack success (external)",
-    "heldout_external_attack": "held-out success (external)",
-}
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -269,12 +270,9 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "q/success": "-" if qps is None else f"{qps:.0f}",
                 "held-out": f"{held['succeeded']}/{held['targets']} {_rate(held['success_rate'])}",
                 **{
-                    name: f"{r[key]['succeeded']}/{r[key]['targets']} "
+                    column: f"{r[key]['succeeded']}/{r[key]['targets']} "
                     f"{_rate(r[key]['success_rate'])}"
-                    for key, name in (
-                        ("external_attack", "ext attack"),
-                        ("heldout_external_attack", "ext held-out"),
-                    )
+                    for key, _, column in EXTERNAL_ATTACKS
                     if key in r
                 },
             }

@@ -13,9 +13,10 @@ from typing import Any
 
 from highstakes.data.io import read_examples, write_examples
 from highstakes.data.records import Example, Label, Snippet
+from highstakes.files import write_atomic
 from highstakes.loop import stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
-from highstakes.loop.project import Project, write_atomic
+from highstakes.loop.project import Project
 from highstakes.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -168,10 +169,7 @@ class Loop:
         by_id = {e.id: e for e in pool}
         if path.exists():
             return [by_id[i] for i in json.loads(path.read_text())]
-        ordered = stages.pick_targets(pool, len(pool), self.config.seed, salt)
-        baseline = self.classifier(0)
-        scores = baseline.score([e.snippet for e in ordered])
-        chosen = [e for e, s in zip(ordered, scores, strict=True) if s >= baseline.threshold]
+        chosen = stages.flagged_targets(pool, self.classifier(0), self.config.seed, salt)
         if len(chosen) < wanted:
             log.warning("%s: only %d injurious snippets are flagged by v0 (wanted %d)",
                         name, len(chosen), wanted)  # fmt: skip
@@ -195,9 +193,13 @@ class Loop:
         runs.append(("eval", cfg.attack, fixed[: cfg.attack.eval_targets]))
         if cfg.heldout is not None:
             runs.append(("heldout", cfg.heldout, fixed[: cfg.heldout.eval_targets]))
-        for name, spec in (("external", cfg.attack), ("heldout-external", cfg.heldout)):
-            if spec is not None and spec.external_targets:
-                runs.append((name, spec, self.external_targets()[: spec.external_targets]))
+        external = [
+            (name, spec)
+            for name, spec in (("external", cfg.attack), ("heldout-external", cfg.heldout))
+            if spec is not None and spec.external_targets
+        ]
+        apart = self.external_targets() if external else []
+        runs += [(name, spec, apart[: spec.external_targets]) for name, spec in external]
         out = {}
         for name, spec, targets in runs:
             attack = stages.build_attack(spec, clf, self.models)
@@ -271,8 +273,8 @@ class Loop:
             f"{name.replace('-', '_')}_attack": stages.attack_summary(
                 self.records(attacks, name), labels
             )
-            for name in ("external", "heldout-external")
-            if name in attacks["runs"]
+            for name in attacks["runs"]
+            if name.endswith("external")
         }
         return external | {
             "attack": stages.attack_summary(records["eval"], labels),

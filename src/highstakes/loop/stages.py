@@ -15,8 +15,9 @@ from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
 from highstakes.evaluation.reliability import clopper_pearson
+from highstakes.files import write_atomic
 from highstakes.loop.config import AttackConfig, LoopConfig
-from highstakes.loop.project import append_lines, write_atomic
+from highstakes.loop.project import append_lines
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import TrainConfig, labeled, train
 
@@ -36,6 +37,14 @@ def fixed_order(examples: Sequence[Example], *salt: object) -> list[Example]:
 def pick_targets(examples: Sequence[Example], n: int, *salt: object) -> list[Example]:
     """`n` injurious examples in a fixed pseudo-random order."""
     return fixed_order([e for e in examples if e.label is Label.YES], *salt)[:n]
+
+
+def flagged_targets(pool: Sequence[Example], clf: Classifier, *salt: object) -> list[Example]:
+    """The injurious examples of `pool` that `clf` flags, in a fixed pseudo-random order:
+    targets an attack on that version has something to turn."""
+    ordered = pick_targets(pool, len(pool), *salt)
+    scores = clf.score([e.snippet for e in ordered])
+    return [e for e, s in zip(ordered, scores, strict=True) if s >= clf.threshold]
 
 
 def replay(examples: Sequence[Example], share: float, *salt: object) -> list[Example]:
