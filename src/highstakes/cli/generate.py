@@ -144,7 +144,8 @@ def _streamed(
         )
     from highstakes.filtering.head import ProbeHead
     from highstakes.filtering.local import ClassifierScorer
-    from highstakes.filtering.streaming import StreamingFilter, StreamingSampler
+    from highstakes.filtering.streaming import StreamingSampler
+    from highstakes.filtering.streaming_filter import StreamingFilter
     from highstakes.models.classifier import Classifier
     from highstakes.models.generator import CausalLM
 
