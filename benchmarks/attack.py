@@ -120,7 +120,7 @@ def _forget(service: ScoringService, menu: Any) -> None:
     service.prefetch_menus("bench", Snippet("", ""), [])  # a new text: the old one's go
     while service._tool_worker.pending():
         time.sleep(0.005)
-    menu.clear(sources=True)
+    menu.clear(readings=True)
 
 
 async def _menu_latency(

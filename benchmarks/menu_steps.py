@@ -57,7 +57,7 @@ def time_steps(clf: Classifier, menu: Any, slots: list[tuple[Snippet, int]]) -> 
     batches: list[list[Snippet]] = []
     for n, (snippet, index) in enumerate(slots):
         first = n == 0 or slots[n - 1][0] != snippet
-        menu.clear(sources=first)  # a text's first word: its LM reading afresh too
+        menu.clear(readings=first)  # a text's first word: its LM reading afresh too
         build = menu.build_steps(snippet, "completion", index)
         t0 = time.perf_counter()
         try:

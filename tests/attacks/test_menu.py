@@ -54,6 +54,11 @@ def test_menu_steps_pause_twice_and_give_the_menu(
     built = menu.build(S, "completion", 2)
     assert [(i.word, i.fluent) for i in items] == [(i.word, i.fluent) for i in built]
     assert [i.score for i in items] == pytest.approx([i.score for i in built], abs=1e-6)
+    # cleared, the menus go; with `readings`, the LM source's reading of the text too
+    menu.clear()
+    assert menu.peek(S, "completion", 2) is None and proposals._cache
+    menu.clear(readings=True)
+    assert not proposals._cache
 
 
 def test_menu_refuses_positions_that_do_not_exist(tiny_classifier: Classifier) -> None:

@@ -192,7 +192,7 @@ def test_weight_average_follows_the_weights_and_swaps_in_and_out() -> None:
         model.weight.add_(4.0)
     average.update(model)
     expected = start + 0.25 * 4.0  # one step a quarter of the way towards the new weights
-    assert torch.allclose(average.state_dict()["weight"], expected)
+    assert torch.allclose(average.state_dict()["shadow"]["weight"], expected)
     with average.applied(model):
         assert torch.allclose(model.weight, expected)
     assert torch.allclose(model.weight, start + 4.0)
@@ -200,11 +200,36 @@ def test_weight_average_follows_the_weights_and_swaps_in_and_out() -> None:
         WeightAverage(model, decay=1.0)
 
 
+def test_a_debiased_weight_average_is_of_the_trained_weights_only() -> None:
+    from highstakes.training.averaging import WeightAverage
+
+    model = torch.nn.Linear(3, 2)
+    start = model.weight.detach().clone()
+    average = WeightAverage(model, decay=0.75, debias=True)
+    steps = [torch.full_like(start, v) for v in (2.0, -1.0, 5.0)]
+    for t, value in enumerate(steps, start=1):
+        with torch.no_grad():
+            model.weight.copy_(value)
+        average.update(model)
+        # the decay-weighted mean of the weights after each step so far, nothing of `start`
+        shares = torch.tensor([0.75 ** (t - i) for i in range(1, t + 1)])
+        expected = sum(s * w for s, w in zip(shares, steps[:t], strict=True)) / shares.sum()
+        assert torch.allclose(average.state_dict()["shadow"]["weight"], expected)
+    # the count of updates is part of the state, so a resumed average goes on the same way
+    copy = WeightAverage(model, decay=0.75, debias=True)
+    copy.load_state_dict(average.state_dict())
+    assert copy.n_updates == 3 and copy.step_share() == average.step_share()
+    # a checkpoint written before `debias` (bare shadow copies) still loads
+    copy.load_state_dict({"weight": start, "bias": model.bias.detach()})
+    assert torch.equal(copy.shadow["weight"], start) and copy.n_updates == 0
+
+
+@pytest.mark.parametrize("debias", [False, True])
 def test_weight_average_is_saved_and_resumes_exactly(
-    tiny_model_dir: Path, examples: list[Example], tmp_path: Path
+    tiny_model_dir: Path, examples: list[Example], tmp_path: Path, debias: bool
 ) -> None:
     train_set, valid_set = _splits(examples)
-    cfg = _config(tiny_model_dir, weight_average=0.9)
+    cfg = _config(tiny_model_dir, weight_average=0.9, weight_average_debias=debias)
     whole = train(cfg, train_set, valid_set, tmp_path / "whole")
     plain = train(_config(tiny_model_dir), train_set, valid_set, tmp_path / "plain")
     assert not torch.equal(_weights(whole.classifier), _weights(plain.classifier))

@@ -111,13 +111,15 @@ class SubstitutionMenu:
                 self.hits += 1
             return items
 
-    def clear(self, sources: bool = False) -> None:
-        """Empty the kept menus and, with `sources`, what the sources keep of the texts
-        they have read (the LM's reading): the next menu is built cold."""
+    def clear(self, readings: bool = False) -> None:
+        """Empty the kept menus and, with `readings`, the language model source's readings
+        of texts (`LanguageModelProposals.forget`): the next menu is built wholly cold."""
+        from highstakes.attacks.candidates.lm import LanguageModelProposals
+
         with self._lock:
             self._cache.clear()
-        for source in self.sources if sources else ():
-            if hasattr(source, "forget"):
+        for source in self.sources if readings else ():
+            if isinstance(source, LanguageModelProposals):  # the one source that keeps any
                 source.forget()
 
     def menu(

@@ -73,6 +73,7 @@ def train_version(
             epochs=config.retrain.epochs,
             learning_rate=config.retrain.learning_rate,
             weight_average=config.retrain.weight_average,
+            weight_average_debias=False,  # from the previous version: its anchor
             seed=cfg.seed + round_,
         )
     if previous is not None and config.retrain.lat is not None:  # every later round

@@ -70,6 +70,9 @@ class TrainConfig:
     # decay of an exponential moving average of the weights, evaluated and saved instead of
     # the raw weights (0: off).  0.99 averages over about the last 100 steps.
     weight_average: float = 0.0
+    # average only the trained weights, not the starting ones (`averaging.WeightAverage`):
+    # for a first training from a backbone; a retrained version keeps its anchor
+    weight_average_debias: bool = False
     max_length: int = 160  # three sentences + one: the demo set's longest pair is ~130 tokens
     grad_clip: float = 1.0
     class_weighting: bool = True  # weight classes by inverse frequency: positives are rare
@@ -311,7 +314,11 @@ def train(
     encoded = clf.encode([e.snippet for e in train_data[0]], padding=False)
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])  # tokens per snippet
     state: dict[str, Any] = {"epoch": -1, "best_epoch": -1, "history": []}
-    average = WeightAverage(clf.model, cfg.weight_average) if cfg.weight_average else None
+    average = (
+        WeightAverage(clf.model, cfg.weight_average, cfg.weight_average_debias)
+        if cfg.weight_average
+        else None
+    )
     ckpt = ckpt_dir / STATE_FILE
     if not resume and main:  # a stale checkpoint of an earlier run must not be resumed later
         shutil.rmtree(ckpt_dir, ignore_errors=True)
