@@ -45,7 +45,8 @@ from highstakes.loop.config import demo_config
 from highstakes.models.classifier import Classifier
 from highstakes.models.embedded import minilm_folder
 from highstakes.training.averaging import WeightAverage
-from highstakes.training.trainer import class_weights, labeled, length_grouped
+from highstakes.training.epoch import class_weights, length_grouped
+from highstakes.training.trainer import labeled
 
 SETS = ("valid", "test", "external")
 

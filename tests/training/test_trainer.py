@@ -10,13 +10,8 @@ from highstakes.data.splits import assign_splits
 from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
 from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
-from highstakes.training.trainer import (
-    TrainConfig,
-    TrainResult,
-    class_weights,
-    labeled,
-    train,
-)
+from highstakes.training.epoch import class_weights
+from highstakes.training.trainer import TrainConfig, TrainResult, labeled, train
 
 
 def _config(model_dir: Path, **overrides: object) -> TrainConfig:
@@ -150,7 +145,7 @@ def test_class_weights_balance_rare_positives() -> None:
 def test_length_grouped_batches_keep_every_example_and_group_lengths() -> None:
     import numpy as np
 
-    from highstakes.training.trainer import length_grouped
+    from highstakes.training.epoch import length_grouped
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(10, 130, 1000)

@@ -22,10 +22,9 @@ import json
 import logging
 import math
 import os
-import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,12 +32,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from transformers import get_scheduler
 
 from highstakes.data.records import Example, Label
 from highstakes.evaluation.metrics import high_recall_auroc, metrics_at, threshold_for_recall
-from highstakes.models.classifier import Classifier, bf16_is_fast
+from highstakes.models.classifier import Classifier
 from highstakes.training.averaging import WeightAverage
 from highstakes.training.checkpoints import (
     OLD_CHECKPOINTS,
@@ -46,9 +44,14 @@ from highstakes.training.checkpoints import (
     checkpoint_dir,
     save_checkpoint,
 )
-from highstakes.training.dropout import cpu_dropout
-from highstakes.training.lat import LatConfig, lat_loss
-from highstakes.training.sift import SiftConfig, sift_loss
+from highstakes.training.epoch import (
+    ProgressFn,
+    class_weights,
+    seed_everything,
+    train_epoch,
+)
+from highstakes.training.lat import LatConfig
+from highstakes.training.sift import SiftConfig
 
 log = logging.getLogger(__name__)
 
@@ -111,103 +114,10 @@ class TrainResult:
     stopped_early: bool
 
 
-ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
-
-
 def labeled(examples: Sequence[Example]) -> tuple[list[Example], np.ndarray]:
     """Examples with a yes/no label (unsure ones are kept out) and their 0/1 labels."""
     kept = [e for e in examples if e.label is not Label.UNSURE]
     return kept, np.array([int(e.label is Label.YES) for e in kept], dtype=np.int64)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def class_weights(labels: np.ndarray) -> torch.Tensor:
-    counts = np.bincount(labels, minlength=2).astype(np.float64)
-    counts[counts == 0] = 1.0
-    return torch.tensor(counts.sum() / (2 * counts), dtype=torch.float32)
-
-
-def length_grouped(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> np.ndarray:
-    """`order` rearranged so that each batch holds snippets of similar length (less
-    padding: about a quarter fewer tokens on the demo set), still random: windows of 16
-    batches are sorted by length, cut into batches, and the batches shuffled."""
-    window = batch_size * 16
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = order[start : start + window]
-        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    np.random.shuffle(batches)  # seeded by the caller
-    return np.concatenate(batches) if batches else order
-
-
-def _batches(
-    clf: Classifier, examples: list[Example], labels: np.ndarray, order: np.ndarray, batch_size: int
-) -> Any:
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = dict(clf.encode([examples[i].snippet for i in idx]))
-        batch["labels"] = torch.as_tensor(labels[idx])
-        yield batch
-
-
-def _train_epoch(
-    clf: Classifier,
-    cfg: TrainConfig,
-    data: tuple[list[Example], np.ndarray, np.ndarray],
-    optimizer: Any,
-    scheduler: Any,
-    weights: torch.Tensor,
-    epoch: int,
-    progress: ProgressFn | None,
-    accelerator: Any | None = None,
-    average: WeightAverage | None = None,
-) -> float:
-    examples, labels, lengths = data
-    seed_everything(cfg.seed * 1000 + epoch)  # the same order and dropout when resumed
-    order = length_grouped(np.random.permutation(len(examples)), lengths, cfg.batch_size)
-    model = clf.model
-    if accelerator is not None:  # each process takes every k-th example, equally many
-        k = accelerator.num_processes
-        order = order[accelerator.process_index :: k][: len(order) // k]
-        model = accelerator.prepared_model
-    use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_is_fast(clf.device))
-    clf.model.train()
-    total, n_batches = 0.0, math.ceil(len(order) / cfg.batch_size)
-    with cpu_dropout(clf.model):  # cheaper dropout masks on a CPU (training/dropout.py)
-        for step, batch in enumerate(_batches(clf, examples, labels, order, cfg.batch_size)):
-            batch = {k: v.to(clf.device) for k, v in batch.items()}
-            target = batch.pop("labels")
-            with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(**batch).logits  # (B, 2)
-                loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
-                if cfg.sift:
-                    loss = loss + cfg.sift_config.alpha * sift_loss(
-                        clf.model, batch, logits, cfg.sift_config
-                    )
-                if cfg.lat:  # hooks on the plain model; the training forward through `model`
-                    loss = loss + cfg.lat_config.alpha * lat_loss(
-                        clf.model, batch, target, cfg.lat_config, weights.to(clf.device), model
-                    )
-            optimizer.zero_grad(set_to_none=True)
-            if accelerator is not None:
-                accelerator.backward(loss)  # averages gradients across processes
-            else:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(clf.model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            if average is not None:
-                average.update(clf.model)
-            total += loss.item()
-            if progress:
-                progress(f"epoch {epoch + 1}/{cfg.epochs}", step + 1, n_batches)
-    return total / max(n_batches, 1)
 
 
 def evaluate(
@@ -275,6 +185,24 @@ def _accelerator(cfg: TrainConfig) -> Any | None:
     return Accelerator(cpu=on_cpu)
 
 
+@dataclass
+class _Run:
+    """One training run's moving parts, carried from epoch to epoch."""
+
+    clf: Classifier
+    device: str | None  # where the kept model is loaded back at the end
+    optimizer: Any
+    scheduler: Any
+    average: WeightAverage | None
+    accelerator: Any | None
+    state: dict[str, Any]  # epoch, best_epoch, history: what a checkpoint keeps of the loop
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes (the only one, or the main one of several)."""
+        return self.accelerator is None or self.accelerator.is_main_process
+
+
 def train(
     cfg: TrainConfig,
     train_examples: Sequence[Example],
@@ -295,6 +223,21 @@ def train(
     if len(set(train_data[1].tolist())) < 2 or len(set(valid_data[1].tolist())) < 2:
         raise ValueError("training and validation data each need both 'yes' and 'no' examples")
     cfg.lat_config.check()
+    run = _start(cfg, len(train_data[0]), ckpt_dir, resume)
+    weights = class_weights(train_data[1]) if cfg.class_weighting else torch.ones(2)
+    encoded = run.clf.encode([e.snippet for e in train_data[0]], padding=False)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])  # tokens per snippet
+    for epoch in range(run.state["epoch"] + 1, cfg.epochs):
+        if epoch - run.state["best_epoch"] > cfg.patience and run.state["best_epoch"] >= 0:
+            break
+        _epoch(run, cfg, epoch, (*train_data, lengths), weights, valid_examples, ckpt_dir,
+               progress)  # fmt: skip
+    return _finish(run, cfg, out_dir, ckpt_dir, len(train_data[0]), len(valid_data[0]))
+
+
+def _start(cfg: TrainConfig, n_train: int, ckpt_dir: Path, resume: bool) -> _Run:
+    """The seeded model, its optimizer, schedule and weight average; with `resume`, the
+    state of the last checkpointed epoch (without it, a stale checkpoint is removed)."""
     seed_everything(cfg.seed)
     accelerator = _accelerator(cfg)
     device = str(accelerator.device) if accelerator is not None else cfg.device
@@ -304,23 +247,20 @@ def train(
     optimizer = torch.optim.AdamW(
         clf.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=fused
     )
-    main = accelerator is None or accelerator.is_main_process
     world = accelerator.num_processes if accelerator is not None else 1
-    n_steps = cfg.epochs * math.ceil(len(train_data[0]) // world / cfg.batch_size)
+    n_steps = cfg.epochs * math.ceil(n_train // world / cfg.batch_size)
     scheduler = get_scheduler(
         _schedule_name(cfg.schedule), optimizer, int(cfg.warmup_fraction * n_steps), n_steps
     )
-    weights = class_weights(train_data[1]) if cfg.class_weighting else torch.ones(2)
-    encoded = clf.encode([e.snippet for e in train_data[0]], padding=False)
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])  # tokens per snippet
-    state: dict[str, Any] = {"epoch": -1, "best_epoch": -1, "history": []}
     average = (
         WeightAverage(clf.model, cfg.weight_average, cfg.weight_average_debias)
         if cfg.weight_average
         else None
     )
+    state: dict[str, Any] = {"epoch": -1, "best_epoch": -1, "history": []}
+    run = _Run(clf, device, optimizer, scheduler, average, accelerator, state)
     ckpt = ckpt_dir / STATE_FILE
-    if not resume and main:  # a stale checkpoint of an earlier run must not be resumed later
+    if not resume and run.main:  # a stale checkpoint of an earlier run must not be resumed
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     if resume and ckpt.exists():
         saved = torch.load(ckpt, map_location=clf.device, weights_only=False)
@@ -333,49 +273,69 @@ def train(
         state.update(saved)
         log.info("resuming after epoch %d", state["epoch"] + 1)
     if accelerator is not None:
-        accelerator.prepared_model, optimizer = accelerator.prepare(clf.model, optimizer)
-    best_dir = ckpt_dir / "best"
-    for epoch in range(state["epoch"] + 1, cfg.epochs):
-        if epoch - state["best_epoch"] > cfg.patience and state["best_epoch"] >= 0:
-            break
-        t0 = time.perf_counter()
-        loss = _train_epoch(
-            clf, cfg, (*train_data, lengths), optimizer, scheduler, weights, epoch,
-            progress if main else None, accelerator, average,
-        )  # fmt: skip
-        # every process evaluates (cheap, and keeps them in step); only the main one writes
-        with average.applied(clf.model) if average else nullcontext():
-            metrics = evaluate(clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence)
-            better = metrics[cfg.select] > _best_so_far(state, cfg.select)
-            if better and main:
-                clf.threshold = metrics["threshold"]
-                clf.save(best_dir)
-        record = {"epoch": epoch + 1, "train_loss": loss, "seconds": time.perf_counter() - t0}
-        state["history"].append({**record, **{f"valid_{k}": v for k, v in metrics.items()}})
-        log.info("epoch %d: %s", epoch + 1, state["history"][-1])
-        if progress and main:  # one line per epoch: the learning curve as it is drawn
-            progress(_epoch_line(state["history"][-1], cfg.epochs), 1, 1)
-        if better:
-            state["best_epoch"] = epoch
+        accelerator.prepared_model, run.optimizer = accelerator.prepare(clf.model, optimizer)
+    return run
+
+
+def _epoch(
+    run: _Run,
+    cfg: TrainConfig,
+    epoch: int,
+    data: tuple[list[Example], np.ndarray, np.ndarray],
+    weights: torch.Tensor,
+    valid_examples: Sequence[Example],
+    ckpt_dir: Path,
+    progress: ProgressFn | None,
+) -> None:
+    """Train one epoch; evaluate the (averaged) weights on validation and keep them in
+    `best/` when they are the best so far; checkpoint."""
+    clf, state, average = run.clf, run.state, run.average
+    t0 = time.perf_counter()
+    loss = train_epoch(
+        clf, cfg, data, run.optimizer, run.scheduler, weights, epoch,
+        progress if run.main else None, run.accelerator, average,
+    )  # fmt: skip
+    # every process evaluates (cheap, and keeps them in step); only the main one writes
+    with average.applied(clf.model) if average else nullcontext():
+        metrics = evaluate(clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence)
+        better = metrics[cfg.select] > _best_so_far(state, cfg.select)
+        if better and run.main:
             clf.threshold = metrics["threshold"]
-        state["epoch"] = epoch
-        if main:
-            extra = {"average": average.state_dict()} if average else {}
-            save_checkpoint(ckpt, clf, optimizer, scheduler, {**state, **extra})
-        if accelerator is not None:
-            accelerator.wait_for_everyone()
+            clf.save(ckpt_dir / "best")
+    record = {"epoch": epoch + 1, "train_loss": loss, "seconds": time.perf_counter() - t0}
+    state["history"].append({**record, **{f"valid_{k}": v for k, v in metrics.items()}})
+    log.info("epoch %d: %s", epoch + 1, state["history"][-1])
+    if progress and run.main:  # one line per epoch: the learning curve as it is drawn
+        progress(_epoch_line(state["history"][-1], cfg.epochs), 1, 1)
+    if better:
+        state["best_epoch"] = epoch
+        clf.threshold = metrics["threshold"]
+    state["epoch"] = epoch
+    if run.main:
+        extra = {"average": average.state_dict()} if average else {}
+        save_checkpoint(ckpt_dir / STATE_FILE, clf, run.optimizer, run.scheduler,
+                        {**state, **extra})  # fmt: skip
+    if run.accelerator is not None:
+        run.accelerator.wait_for_everyone()
+
+
+def _finish(
+    run: _Run, cfg: TrainConfig, out_dir: Path, ckpt_dir: Path, n_train: int, n_valid: int
+) -> TrainResult:
+    """The kept epoch's model, with its metadata, saved to `out_dir`; the checkpoint gone."""
+    state = run.state
     stopped_early = state["epoch"] + 1 < cfg.epochs
-    best = Classifier.from_pretrained(best_dir, device=device)
+    best = Classifier.from_pretrained(ckpt_dir / "best", device=run.device)
     best.metadata = {
         "base_model": cfg.model,
         "config": {k: v for k, v in asdict(cfg).items() if k != "device"},
         "best_epoch": state["best_epoch"] + 1,
         "history": state["history"],
-        "n_train": len(train_data[0]),
-        "n_valid": len(valid_data[0]),
+        "n_train": n_train,
+        "n_valid": n_valid,
         "threshold_rule": threshold_rule(cfg),
     }
-    if main:
+    if run.main:
         for old in (out_dir / name for name in OLD_CHECKPOINTS):  # from an older highstakes
             if old.is_dir():
                 shutil.rmtree(old)
@@ -383,8 +343,8 @@ def train(
                 old.unlink(missing_ok=True)
         best.save(out_dir)
         (out_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
-    if accelerator is not None:
-        accelerator.wait_for_everyone()  # every process has loaded `best` from the checkpoint
-    if main:
+    if run.accelerator is not None:
+        run.accelerator.wait_for_everyone()  # every process has loaded `best` already
+    if run.main:
         shutil.rmtree(ckpt_dir)  # finished: the optimizer state is not needed any more
     return TrainResult(best, state["history"], state["best_epoch"] + 1, stopped_early)
