@@ -96,3 +96,22 @@ def test_hold_flag_rate_is_on_by_default_and_must_be_a_boolean() -> None:
     assert parse_config({"retrain": {"hold_flag_rate": False}}).retrain.hold_flag_rate is False
     with pytest.raises(ValueError, match=r"\[retrain\]: hold_flag_rate must be true or false"):
         parse_config({"retrain": {"hold_flag_rate": "yes"}})
+
+
+def test_the_trainers_validation_scores_are_used_when_they_fit(tmp_path: Path) -> None:
+    class NeverScores(ScoresBy):
+        def score(self, snippets: list[Snippet]) -> np.ndarray:
+            raise AssertionError("scored again although the trainer's scores were given")
+
+    scores = [0.95, 0.9, 0.8, 0.3, 0.6, 0.5, 0.4, 0.2, 0.1, 0.05]
+    record = {"threshold": 0.8, "rule": "recall", "valid_recall": 0.75,
+              "valid_false_positive_rate": 0.0}  # fmt: skip
+    model = _model_dir(tmp_path, 0.8)
+    valid = _valid(scores, LABELS)
+    never: Any = NeverScores(0.8)
+    out = hold_flag_rate(record, BASELINE, never, valid, model, scores)
+    assert out["threshold"] == 0.5 and out["valid_flagged"] == 5
+    # scores that do not fit the split (another count) are not trusted: it scores afresh
+    scorer: Any = ScoresBy(0.8)
+    again = hold_flag_rate(record, BASELINE, scorer, valid, model, scores[:-1])
+    assert again["threshold"] == 0.5

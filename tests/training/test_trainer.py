@@ -231,6 +231,11 @@ def test_weight_average_is_saved_and_resumes_exactly(
     # killed in the second epoch, then resumed: the averaged weights come back with it
     resumed = _crash_in_epoch_two_and_resume(cfg, train_set, valid_set, tmp_path / "split")
     assert torch.equal(_weights(resumed.classifier), _weights(whole.classifier))
+    # the kept epoch's validation scores, which calibration reuses, are the saved model's
+    kept, _ = labeled(valid_set)
+    saved = Classifier.from_pretrained(tmp_path / "whole")
+    assert whole.valid_scores == saved.score([e.snippet for e in kept]).tolist()
+    assert resumed.valid_scores == whole.valid_scores
 
 
 def test_the_kept_epoch_is_the_best_by_the_chosen_figure(

@@ -120,8 +120,9 @@ class Loop:
                 "must be calibrated before later rounds hold its flag rate"
             )
         return thresholds.hold_flag_rate(
-            record, baseline, self.classifier(r), self.splits["valid"], self.model_dir(r)
-        )
+            record, baseline, self.classifier(r), self.splits["valid"], self.model_dir(r),
+            trained.get("valid_scores"),
+        )  # fmt: skip
 
     def head(self, r: int) -> dict[str, Any]:
         """A head on the generator's states, trained on the round's training data (the

@@ -83,6 +83,7 @@ def train_version(
         "best_epoch": result.best_epoch,
         "history": result.history,
         "n_train": len(train_examples),
+        "valid_scores": result.valid_scores,  # so calibration need not score them again
     }
 
 

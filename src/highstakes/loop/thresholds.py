@@ -66,12 +66,18 @@ def hold_flag_rate(
     clf: Classifier,
     valid: Sequence[Example],
     model_dir: Path,
+    kept_scores: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """`record` (the recall rule's threshold for `clf`), lowered where needed so that `clf`
     flags at least as many validation snippets as round 0's `baseline` record did.  A
-    lowered threshold is saved into `model_dir` and set on `clf`."""
+    lowered threshold is saved into `model_dir` and set on `clf`.  `kept_scores`: `clf`'s
+    scores of the labeled validation snippets as the trainer kept them (scored here
+    without them)."""
     kept, labels = labeled(valid)
-    scores = clf.score([e.snippet for e in kept])
+    if kept_scores is not None and len(kept_scores) == len(kept):
+        scores = np.asarray(kept_scores, dtype=np.float64)
+    else:
+        scores = clf.score([e.snippet for e in kept])
     count = flagged_count(baseline, labels)
     floor = threshold_flagging(scores, count)
     out = {

@@ -112,6 +112,9 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
     stopped_early: bool
+    # the kept model's scores of the labeled validation examples, in their order (None from
+    # a checkpoint written before they were kept)
+    valid_scores: list[float] | None = None
 
 
 def labeled(examples: Sequence[Example]) -> tuple[list[Example], np.ndarray]:
@@ -130,13 +133,24 @@ def evaluate(
     """AUROC, recall and false-positive rate; the threshold is chosen for `target_recall`
     (at `recall_confidence`, see `threshold_for_recall`) on these examples unless one is
     given."""
+    return _scored_metrics(clf, examples, threshold, target_recall, recall_confidence)[0]
+
+
+def _scored_metrics(
+    clf: Classifier,
+    examples: Sequence[Example],
+    threshold: float | None,
+    target_recall: float,
+    recall_confidence: float | None,
+) -> tuple[dict[str, float], np.ndarray]:
+    """`evaluate`'s figures and the scores of the labeled examples they come from."""
     kept, labels = labeled(examples)
     scores = clf.score([e.snippet for e in kept])
     if threshold is None:
         threshold = threshold_for_recall(labels, scores, target_recall, recall_confidence)
     metrics = metrics_at(labels, scores, threshold).as_dict()
     metrics["high_recall_auroc"] = high_recall_auroc(labels, scores)
-    return {k: float(v) for k, v in metrics.items()}
+    return {k: float(v) for k, v in metrics.items()}, scores
 
 
 def threshold_rule(cfg: TrainConfig) -> str:
@@ -297,7 +311,9 @@ def _epoch(
     )  # fmt: skip
     # every process evaluates (cheap, and keeps them in step); only the main one writes
     with average.applied(clf.model) if average else nullcontext():
-        metrics = evaluate(clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence)
+        metrics, scores = _scored_metrics(
+            clf, valid_examples, None, cfg.target_recall, cfg.recall_confidence
+        )
         better = metrics[cfg.select] > _best_so_far(state, cfg.select)
         if better and run.main:
             clf.threshold = metrics["threshold"]
@@ -309,6 +325,7 @@ def _epoch(
         progress(_epoch_line(state["history"][-1], cfg.epochs), 1, 1)
     if better:
         state["best_epoch"] = epoch
+        state["best_valid_scores"] = scores.tolist()
         clf.threshold = metrics["threshold"]
     state["epoch"] = epoch
     if run.main:
@@ -347,4 +364,7 @@ def _finish(
         run.accelerator.wait_for_everyone()  # every process has loaded `best` already
     if run.main:
         shutil.rmtree(ckpt_dir)  # finished: the optimizer state is not needed any more
-    return TrainResult(best, state["history"], state["best_epoch"] + 1, stopped_early)
+    return TrainResult(
+        best, state["history"], state["best_epoch"] + 1, stopped_early,
+        state.get("best_valid_scores"),
+    )  # fmt: skip
