@@ -64,7 +64,8 @@ def trained_classifier(model: str | None) -> Classifier:
         return Classifier.from_pretrained(model)
     out = Path("runs/bench/classifier")
     if not (out / "highstakes.json").exists():
-        from highstakes.training.trainer import TrainConfig, train
+        from highstakes.training.config import TrainConfig
+        from highstakes.training.trainer import train
 
         parts = assign_splits(load_demo())
         train(TrainConfig(), parts["train"], parts["valid"], out, resume=True)

@@ -32,7 +32,8 @@ from highstakes.data.demo import load_demo, load_external
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import held_out_metrics
 from highstakes.loop.config import demo_config
-from highstakes.training.trainer import TrainConfig, labeled, train
+from highstakes.training.config import TrainConfig
+from highstakes.training.trainer import labeled, train
 
 
 def run(cfg: TrainConfig, splits: dict[str, list[Any]], external: list[Any]) -> dict[str, Any]:

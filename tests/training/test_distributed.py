@@ -14,15 +14,16 @@ import pytest
 SCRIPT = """
 import json, os, sys
 from highstakes.training import trainer
-from highstakes.training.trainer import TrainConfig, train
+from highstakes.training.config import TrainConfig
+from highstakes.training.trainer import train
 from tests.conftest import make_examples
 
 sums = []  # each process's weights when it evaluates, to show the processes stay in step
-evaluate = trainer.evaluate
+scored_metrics = trainer._scored_metrics  # what every epoch's validation goes through
 def recording(clf, *args, **kwargs):
     sums.append(sum(float(p.detach().double().sum()) for p in clf.model.parameters()))
-    return evaluate(clf, *args, **kwargs)
-trainer.evaluate = recording
+    return scored_metrics(clf, *args, **kwargs)
+trainer._scored_metrics = recording
 
 out, model, lat = sys.argv[1], sys.argv[2], sys.argv[3] == "lat"
 examples = make_examples(24)
@@ -56,6 +57,7 @@ def test_two_processes_train_one_model(tiny_model_dir: Path, tmp_path: Path) -> 
     out = _launch(tiny_model_dir, tmp_path, "plain")
     ranks = [json.loads((out / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert all(r["epochs"] == 2 and r["world"] == 2 for r in ranks)  # one group of two
+    assert len(ranks[0]["sums"]) == 2  # weighed at both epochs' validation
     assert ranks[0]["sums"] == ranks[1]["sums"]  # gradients averaged: the same weights
     assert (out / "highstakes.json").exists() and (out / "history.json").exists()
     assert not list(out.glob("*.tmp"))

@@ -17,6 +17,7 @@ from highstakes.data.splits import assign_splits
 from highstakes.loop import stages
 from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
+from highstakes.training.config import TrainConfig
 from highstakes.training.lat import (
     LatConfig,
     chosen_blocks,
@@ -24,7 +25,7 @@ from highstakes.training.lat import (
     transformer_blocks,
     worst_perturbation,
 )
-from highstakes.training.trainer import TrainConfig, train
+from highstakes.training.trainer import train
 
 
 def _batch(
@@ -178,7 +179,7 @@ def test_the_loop_passes_lat_to_the_rounds_it_is_set_for(
     used: list[TrainConfig] = []
 
     class Result:
-        best_epoch, history = 1, [dict[str, float]()]
+        best_epoch, history, valid_scores = 1, [dict[str, float]()], None
 
     def fake_train(cfg: TrainConfig, *args: Any, **kwargs: Any) -> Result:
         used.append(cfg)

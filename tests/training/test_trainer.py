@@ -10,8 +10,9 @@ from highstakes.data.splits import assign_splits
 from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
 from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
+from highstakes.training.config import TrainConfig
 from highstakes.training.epoch import class_weights
-from highstakes.training.trainer import TrainConfig, TrainResult, labeled, train
+from highstakes.training.trainer import TrainResult, labeled, train
 
 
 def _config(model_dir: Path, **overrides: object) -> TrainConfig:

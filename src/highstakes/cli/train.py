@@ -18,8 +18,9 @@ def _run_training(data: str, out: Path, overrides: dict[str, Any], resume: bool)
     """Train on the train split, pick the threshold on valid, report on the held-out test."""
     from highstakes.data.demo import load_dataset
     from highstakes.data.splits import assign_splits
+    from highstakes.training.config import TrainConfig
     from highstakes.training.lat import LatConfig
-    from highstakes.training.trainer import TrainConfig, evaluate, train
+    from highstakes.training.trainer import evaluate, train
 
     lat = {k[4:]: overrides.pop(k) for k in list(overrides) if k.startswith("lat_")}
     lat_config = LatConfig(**{k: v for k, v in lat.items() if v is not None})

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from highstakes.filtering.head import HeadConfig
+from highstakes.training.config import TrainConfig
 from highstakes.training.lat import LatConfig
 from highstakes.training.sift import SiftConfig
-from highstakes.training.trainer import TrainConfig
 
 
 @dataclass

@@ -19,7 +19,8 @@ from highstakes.files import write_atomic
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_lines
 from highstakes.models.classifier import Classifier
-from highstakes.training.trainer import TrainConfig, labeled, train
+from highstakes.training.config import TrainConfig
+from highstakes.training.trainer import labeled, train
 
 ProgressFn = Callable[[str, int, int], None]
 

@@ -28,7 +28,8 @@ import numpy as np
 from highstakes.data.records import Example
 from highstakes.models.classifier import Classifier
 from highstakes.models.saved import write_threshold
-from highstakes.training.trainer import TrainConfig, labeled, threshold_rule
+from highstakes.training.config import TrainConfig
+from highstakes.training.trainer import labeled, threshold_rule
 
 
 def recall_rule(trained: dict[str, Any], cfg: TrainConfig) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,12 +16,10 @@ import torch.nn.functional as F
 from highstakes.data.records import Example
 from highstakes.models.classifier import Classifier, bf16_is_fast
 from highstakes.training.averaging import WeightAverage
+from highstakes.training.config import TrainConfig
 from highstakes.training.dropout import cpu_dropout
 from highstakes.training.lat import lat_loss
 from highstakes.training.sift import sift_loss
-
-if TYPE_CHECKING:
-    from highstakes.training.trainer import TrainConfig
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
 

@@ -26,7 +26,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,66 +44,15 @@ from highstakes.training.checkpoints import (
     checkpoint_dir,
     save_checkpoint,
 )
+from highstakes.training.config import TrainConfig
 from highstakes.training.epoch import (
     ProgressFn,
     class_weights,
     seed_everything,
     train_epoch,
 )
-from highstakes.training.lat import LatConfig
-from highstakes.training.sift import SiftConfig
 
 log = logging.getLogger(__name__)
-
-SELECT = ("auroc", "high_recall_auroc")  # validation figures that can pick the kept epoch
-
-
-@dataclass
-class TrainConfig:
-    model: str = "embedded-minilm"  # alias, local folder or hub id
-    # a generous maximum: training stops earlier once the validation figure `select` has
-    # stopped improving for `patience` epochs, and the best epoch is kept
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 5e-5  # a usual BERT fine-tuning rate (Devlin et al., 2019)
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    # learning-rate decay after warmup, over `epochs`: "linear", "cosine" or "constant"
-    schedule: str = "linear"
-    # decay of an exponential moving average of the weights, evaluated and saved instead of
-    # the raw weights (0: off).  0.99 averages over about the last 100 steps.
-    weight_average: float = 0.0
-    # average only the trained weights, not the starting ones (`averaging.WeightAverage`):
-    # for a first training from a backbone; a retrained version keeps its anchor
-    weight_average_debias: bool = False
-    max_length: int = 160  # three sentences + one: the demo set's longest pair is ~130 tokens
-    grad_clip: float = 1.0
-    class_weighting: bool = True  # weight classes by inverse frequency: positives are rare
-    patience: int = 2  # epochs without a better validation figure before stopping
-    # the validation figure that picks the kept epoch: "auroc" (the whole ROC curve) or
-    # "high_recall_auroc" (only its part at recall >= 0.9, where a filter operates)
-    select: str = "auroc"
-    target_recall: float = 0.95  # the saved threshold flags this share of validation positives
-    # with a confidence, the threshold must show `target_recall` as an exact one-sided
-    # lower bound on validation recall (fewer positives, a lower threshold); None: the
-    # point estimate, which a small validation split overstates
-    recall_confidence: float | None = None
-    sift: bool = False
-    sift_config: SiftConfig = field(default_factory=SiftConfig)
-    # latent adversarial training: also train under the worst perturbation of hidden
-    # states found by a few ascent steps (training/lat.py; about 1 + steps times the cost)
-    lat: bool = False
-    lat_config: LatConfig = field(default_factory=LatConfig)
-    seed: int = 0
-    device: str | None = None  # None: cuda when available, else cpu
-    # bf16 autocast: "auto" where bf16 matmuls are native (bf16 GPUs, AVX512-BF16/AMX
-    # CPUs: 1.6x faster on a 2-core AVX512-BF16 CPU, MiniLM at batch 32), "on" or "off".
-    # Weights and optimizer state stay fp32.
-    bf16: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.select not in SELECT:
-            raise ValueError(f"select must be one of {', '.join(SELECT)}, got {self.select!r}")
 
 
 @dataclass
