@@ -46,6 +46,17 @@ class Shape:
     deberta_vocab: int
     bert_vocab: int
 
+    def sizes(self) -> dict[str, int]:
+        """The config fields both models take from the shape (512 positions, 2 labels)."""
+        return {
+            "hidden_size": self.hidden,
+            "num_hidden_layers": self.layers,
+            "num_attention_heads": self.heads,
+            "intermediate_size": self.intermediate,
+            "max_position_embeddings": 512,
+            "num_labels": 2,
+        }
+
 
 LARGE = Shape(layers=24, hidden=1024, heads=16, intermediate=4096,
               deberta_vocab=128100, bert_vocab=30522)  # fmt: skip
@@ -56,11 +67,7 @@ def deberta_config(shape: Shape, attention: str) -> DebertaV2Config:
     """microsoft/deberta-v3-large's config.json, with `shape`'s sizes."""
     return DebertaV2Config(
         vocab_size=shape.deberta_vocab,
-        hidden_size=shape.hidden,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        intermediate_size=shape.intermediate,
-        max_position_embeddings=512,
+        **shape.sizes(),
         relative_attention=True,
         position_buckets=256,
         pos_att_type=["p2c", "c2p"],
@@ -70,22 +77,12 @@ def deberta_config(shape: Shape, attention: str) -> DebertaV2Config:
         position_biased_input=False,
         type_vocab_size=0,
         layer_norm_eps=1e-7,
-        num_labels=2,
         attn_implementation=attention,
     )
 
 
 def bert_config(shape: Shape) -> BertConfig:
-    return BertConfig(
-        vocab_size=shape.bert_vocab,
-        hidden_size=shape.hidden,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        intermediate_size=shape.intermediate,
-        max_position_embeddings=512,
-        num_labels=2,
-        attn_implementation="sdpa",
-    )
+    return BertConfig(vocab_size=shape.bert_vocab, **shape.sizes(), attn_implementation="sdpa")
 
 
 def build_deberta(shape: Shape, device: torch.device) -> tuple[PreTrainedModel, str]:

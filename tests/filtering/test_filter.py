@@ -85,3 +85,15 @@ def test_rejects_bad_settings() -> None:
         )
     with pytest.raises(ValueError, match="max_tries"):
         make_filter({"a": [SAFE]}, max_tries=0)
+
+
+def test_the_streaming_filter_refuses_the_same_bad_settings() -> None:
+    from typing import Any
+
+    from highstakes.filtering.streaming_filter import StreamingFilter
+
+    sampler: Any = object()  # never reached: the settings are checked first
+    with pytest.raises(ValueError, match="max_tries and batch_size must be at least 1"):
+        StreamingFilter(sampler, batch_size=0)
+    with pytest.raises(ValueError, match="a scorer needs its threshold"):
+        StreamingFilter(sampler, scorer=CallableScorer(blood_scores))

@@ -203,6 +203,13 @@ class PromptState:
         )
 
 
+def checked_tries(max_tries: int, batch_size: int) -> tuple[int, int]:
+    """A rejection sampler's samples per prompt and per batch, refused below one."""
+    if max_tries < 1 or batch_size < 1:
+        raise ValueError("max_tries and batch_size must be at least 1")
+    return max_tries, batch_size
+
+
 class RejectionFilter:
     """Return, per prompt, a sampled completion the classifier accepts (score < threshold).
 
@@ -218,15 +225,12 @@ class RejectionFilter:
         batch_size: int = 4,
         fallback: str = DEFAULT_FALLBACK,
     ) -> None:
-        if max_tries < 1 or batch_size < 1:
-            raise ValueError("max_tries and batch_size must be at least 1")
         if not 0 < threshold <= 1:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         self.generator = generator
         self.scorer = scorer
         self.threshold = threshold
-        self.max_tries = max_tries
-        self.batch_size = batch_size
+        self.max_tries, self.batch_size = checked_tries(max_tries, batch_size)
         self.fallback = fallback
         self.report_ = FilterReport()
 

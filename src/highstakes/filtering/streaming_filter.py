@@ -17,6 +17,7 @@ from highstakes.filtering.filter import (
     FilterReport,
     PromptState,
     SnippetScorer,
+    checked_tries,
     report_of,
 )
 from highstakes.filtering.streaming import StreamedSample, StreamingSampler
@@ -61,15 +62,12 @@ class StreamingFilter:
         batch_size: int = 4,
         fallback: str = DEFAULT_FALLBACK,
     ) -> None:
-        if max_tries < 1 or batch_size < 1:
-            raise ValueError("max_tries and batch_size must be at least 1")
         if scorer is not None and scorer_threshold is None:
             raise ValueError("a scorer needs its threshold")
         self.sampler = sampler
         self.scorer = scorer
         self.scorer_threshold = scorer_threshold
-        self.max_tries = max_tries
-        self.batch_size = batch_size
+        self.max_tries, self.batch_size = checked_tries(max_tries, batch_size)
         self.fallback = fallback
 
     def complete(self, prompts: Sequence[str], seed: int | None = None) -> StreamingResult:
