@@ -26,8 +26,9 @@ class TrainConfig:
     # decay of an exponential moving average of the weights, evaluated and saved instead of
     # the raw weights (0: off).  0.99 averages over about the last 100 steps.
     weight_average: float = 0.0
-    # average only the trained weights, not the starting ones (`averaging.WeightAverage`):
-    # for a first training from a backbone; a retrained version keeps its anchor
+    # average only the trained weights, not the starting ones (`averaging.WeightAverage`);
+    # a retrained version in the loop always keeps its anchor.  Tried on the demo's round
+    # 0 with 5 epochs and not adopted (docs/classifier.md, weight averaging)
     weight_average_debias: bool = False
     max_length: int = 160  # three sentences + one: the demo set's longest pair is ~130 tokens
     grad_clip: float = 1.0

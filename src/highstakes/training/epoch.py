@@ -50,9 +50,10 @@ def length_grouped(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> n
     return np.concatenate(batches) if batches else order
 
 
-def batches(
+def padded_batches(
     clf: Classifier, examples: list[Example], labels: np.ndarray, order: np.ndarray, batch_size: int
 ) -> Any:
+    """Encoded, padded batches of `examples` in `order`, each with its "labels"."""
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = dict(clf.encode([examples[i].snippet for i in idx]))
@@ -86,7 +87,7 @@ def train_epoch(
     clf.model.train()
     total, n_batches = 0.0, math.ceil(len(order) / cfg.batch_size)
     with cpu_dropout(clf.model):  # cheaper dropout masks on a CPU (training/dropout.py)
-        for step, batch in enumerate(batches(clf, examples, labels, order, cfg.batch_size)):
+        for step, batch in enumerate(padded_batches(clf, examples, labels, order, cfg.batch_size)):
             batch = {k: v.to(clf.device) for k, v in batch.items()}
             target = batch.pop("labels")
             with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
