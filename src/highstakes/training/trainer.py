@@ -1,9 +1,11 @@
 """Fine-tune a `Classifier` on labeled examples.
 
-One screen per step: build batches, weighted cross-entropy (+ SiFT), clip, step, schedule;
-evaluate on the validation split each epoch; keep the best model by a validation figure
-(AUROC, or AUROC at high recall only); checkpoint every epoch so a killed run resumes
-where it stopped; stop early when that figure has not improved for `patience` epochs.
+One screen per step: `_start` (the seeded model, optimizer, schedule, weight average and
+resume), then per epoch `_epoch`: one pass (`epoch.train_epoch`: batches, weighted
+cross-entropy (+ SiFT or LAT), clip, step, schedule), validation, the best model kept by a
+validation figure (AUROC, or AUROC at high recall only) and a checkpoint, so a killed run
+resumes where it stopped; then `_finish`.  Training stops early when that figure has not
+improved for `patience` epochs.
 Every source of randomness is seeded per epoch, so a resumed run follows the same path
 as an uninterrupted one, on the same kind of CPU with the same number of torch threads
 (another thread count or CPU sums floats in another order, and the run then drifts apart
