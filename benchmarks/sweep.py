@@ -2,7 +2,7 @@
 
 usage: python benchmarks/sweep.py --out sweep.json [--lr 3e-5 6e-5 1.2e-4]
                                   [--schedule linear cosine] [--weight-average 0 0.99]
-                                  [--epochs 8] [--patience 2]
+                                  [--weight-average-debias] [--epochs 8] [--patience 2]
 
 Trains the embedded MiniLM on the demo set's train split once per (learning rate,
 schedule, weight averaging, seed), with the demo configuration's other settings (its
@@ -56,6 +56,7 @@ def run(cfg: TrainConfig, splits: dict[str, list[Any]], external: list[Any]) -> 
         "learning_rate": cfg.learning_rate,
         "schedule": cfg.schedule,
         "weight_average": cfg.weight_average,
+        "weight_average_debias": cfg.weight_average_debias,
         "seed": cfg.seed,
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
@@ -75,6 +76,9 @@ def main() -> None:
     parser.add_argument("--schedule", nargs="+", default=["linear"])
     parser.add_argument(
         "--weight-average", type=float, nargs="+", default=[0.0], help="EMA decays; 0: off"
+    )
+    parser.add_argument(
+        "--weight-average-debias", action="store_true", help="average the trained weights only"
     )
     parser.add_argument("--seed", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--epochs", type=int, default=8, help="maximum epochs")
@@ -97,6 +101,7 @@ def main() -> None:
             learning_rate=lr,
             schedule=schedule,
             weight_average=average,
+            weight_average_debias=args.weight_average_debias,
             seed=seed,
             epochs=args.epochs,
             patience=args.patience,
