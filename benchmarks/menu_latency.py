@@ -186,14 +186,19 @@ async def _immediate_clicks(
     return [await _click(service, s, f, i) for f, i in rng.sample(_words(s), n)]
 
 
+def _percentile(values: list[float], q: float) -> float | None:
+    """None where no click of the kind was drawn (a small run can miss the completion)."""
+    return float(np.percentile(values, q)) if values else None
+
+
 def _person_figures(name: str, clicks: list[tuple[float, str, bool]]) -> dict[str, Any]:
     ms = [c[0] for c in clicks]
     completion = [c[0] for c in clicks if c[1] == "completion"]
     return {
-        f"{name}_median_ms": float(np.percentile(ms, 50)),
-        f"{name}_p95_ms": float(np.percentile(ms, 95)),
-        f"{name}_completion_median_ms": float(np.percentile(completion, 50)),
-        f"{name}_completion_p95_ms": float(np.percentile(completion, 95)),
+        f"{name}_median_ms": _percentile(ms, 50),
+        f"{name}_p95_ms": _percentile(ms, 95),
+        f"{name}_completion_median_ms": _percentile(completion, 50),
+        f"{name}_completion_p95_ms": _percentile(completion, 95),
         f"{name}_from_cache_rate": float(np.mean([c[2] for c in clicks])),
         f"{name}_clicks": len(clicks),
     }
