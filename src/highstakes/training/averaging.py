@@ -7,11 +7,12 @@ evaluates and saves the averaged weights when `TrainConfig.weight_average` is se
 
 Started from the model's weights, after t steps the average still gives decay^t of its
 weight to them: 4% after the demo's 640 steps at 0.995, and 59% after its first epoch.
-That is what a retrained version wants (an anchor to the version it starts from), but
-not a first training from a backbone with a fresh, random head.  With `debias` the
-average is of the trained weights only: the first update copies them and step t moves a
-share (1 - decay) / (1 - decay^t) of the way, the bias correction of Adam's moment
-estimates (Kingma and Ba, 2015).
+That is what a retrained version wants (an anchor to the version it starts from).  With
+`debias` the average is of the trained weights only: the first update copies them and
+step t moves a share (1 - decay) / (1 - decay^t) of the way, the bias correction of
+Adam's moment estimates (Kingma and Ba, 2015).  On the demo's round 0, a first training
+from a backbone with a fresh head, it made no difference beyond noise (within 0.003 in
+validation AUROC over recall >= 0.9 on two seeds; docs/classifier.md).
 """
 
 from __future__ import annotations
