@@ -3,7 +3,7 @@ page with the cross-round matrix."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,14 +227,11 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         }
     return row | {
         "threshold": f"{ev['threshold']:.4g}",
-        "attack success": f"{at['succeeded']}/{at['targets']} "
-        + _fmt_interval(at["success_rate"], at["success_rate_interval"]),
+        "attack success": _success(at, _fmt_interval),
         "queries/success": "n/a" if qps is None else f"{qps:.0f}",
-        "held-out success": f"{held['succeeded']}/{held['targets']} "
-        + _fmt_interval(held["success_rate"], held["success_rate_interval"]),
+        "held-out success": _success(held, _fmt_interval),
         **{
-            column: f"{r[key]['succeeded']}/{r[key]['targets']} "
-            + _fmt_interval(r[key]["success_rate"], r[key]["success_rate_interval"])
+            column: _success(r[key], _fmt_interval)
             for key, column, _ in EXTERNAL_ATTACKS
             if key in r
         },
@@ -266,12 +263,11 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "recall": f"{ev['recall']:.3f}",
                 "FPR": f"{ev['false_positive_rate']:.3f}",
                 **external,
-                "attack": f"{at['succeeded']}/{at['targets']} {_rate(at['success_rate'])}",
+                "attack": _success(at, _short_rate),
                 "q/success": "-" if qps is None else f"{qps:.0f}",
-                "held-out": f"{held['succeeded']}/{held['targets']} {_rate(held['success_rate'])}",
+                "held-out": _success(held, _short_rate),
                 **{
-                    column: f"{r[key]['succeeded']}/{r[key]['targets']} "
-                    f"{_rate(r[key]['success_rate'])}"
+                    column: _success(r[key], _short_rate)
                     for key, _, column in EXTERNAL_ATTACKS
                     if key in r
                 },
@@ -282,3 +278,14 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def _short_rate(value: float | None, interval: Any) -> str:
+    return _rate(value)  # the terminal's narrow table leaves the interval out
+
+
+def _success(summary: dict[str, Any], rate: Callable[[float | None, Any], str]) -> str:
+    """An attack summary's "succeeded/targets rate", the rate written by `rate`."""
+    return f"{summary['succeeded']}/{summary['targets']} " + rate(
+        summary["success_rate"], summary["success_rate_interval"]
+    )
