@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from highstakes.data.io import read_examples
 from highstakes.data.records import Snippet
@@ -28,11 +28,27 @@ def warning_for(labeler: str) -> str | None:
     return None if labeler == "studio" else LABELER_WARNING.get(labeler.split(":")[0])
 
 
-# the attacks on external-set targets (`external_targets`): each round's key, and its
-# column in the HTML report and in the terminal's table
+class ExternalAttack(NamedTuple):
+    """An attack on external-set targets (`external_targets`), measurement only."""
+
+    run: str  # the loop's run name, and `attack-<run>.jsonl`
+    recipe: str  # which of the loop's recipes it runs: "attack" or "heldout"
+    key: str  # the round's key in the loop's records and report.json
+    column: str  # its column in the HTML report
+    short: str  # and in the terminal's table
+
+
 EXTERNAL_ATTACKS = (
-    ("external_attack", "attack success (external)", "ext attack"),
-    ("heldout_external_attack", "held-out success (external)", "ext held-out"),
+    ExternalAttack(
+        "external", "attack", "external_attack", "attack success (external)", "ext attack"
+    ),
+    ExternalAttack(
+        "heldout-external",
+        "heldout",
+        "heldout_external_attack",
+        "held-out success (external)",
+        "ext held-out",
+    ),
 )
 
 
@@ -56,7 +72,7 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if ext:
             entry |= {f"external_{k}": ext[k] for k in ("auroc", "recall", "false_positive_rate")}
-        for key, _, _ in EXTERNAL_ATTACKS:
+        for key in (a.key for a in EXTERNAL_ATTACKS):
             if key in r:
                 entry |= {
                     f"{key}_targets": r[key]["targets"],
@@ -230,11 +246,7 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
         "attack success": _success(at, _fmt_interval),
         "queries/success": "n/a" if qps is None else f"{qps:.0f}",
         "held-out success": _success(held, _fmt_interval),
-        **{
-            column: _success(r[key], _fmt_interval)
-            for key, column, _ in EXTERNAL_ATTACKS
-            if key in r
-        },
+        **{a.column: _success(r[a.key], _fmt_interval) for a in EXTERNAL_ATTACKS if a.key in r},
         "adversarial added": r["n_adversarial_added"],
     }
 
@@ -267,9 +279,7 @@ def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "q/success": "-" if qps is None else f"{qps:.0f}",
                 "held-out": _success(held, _short_rate),
                 **{
-                    column: _success(r[key], _short_rate)
-                    for key, _, column in EXTERNAL_ATTACKS
-                    if key in r
+                    a.short: _success(r[a.key], _short_rate) for a in EXTERNAL_ATTACKS if a.key in r
                 },
             }
         )

@@ -14,7 +14,7 @@ from typing import Any
 from highstakes.data.io import read_examples, write_examples
 from highstakes.data.records import Example, Label, Snippet
 from highstakes.files import write_atomic
-from highstakes.loop import stages, thresholds
+from highstakes.loop import report, stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import Project
 from highstakes.models.classifier import Classifier
@@ -194,10 +194,11 @@ class Loop:
         runs.append(("eval", cfg.attack, fixed[: cfg.attack.eval_targets]))
         if cfg.heldout is not None:
             runs.append(("heldout", cfg.heldout, fixed[: cfg.heldout.eval_targets]))
+        specs = {"attack": cfg.attack, "heldout": cfg.heldout}
         external = [
-            (name, spec)
-            for name, spec in (("external", cfg.attack), ("heldout-external", cfg.heldout))
-            if spec is not None and spec.external_targets
+            (a.run, spec)
+            for a in report.EXTERNAL_ATTACKS
+            if (spec := specs[a.recipe]) is not None and spec.external_targets
         ]
         apart = self.external_targets() if external else []
         runs += [(name, spec, apart[: spec.external_targets]) for name, spec in external]
@@ -271,11 +272,9 @@ class Loop:
         # aimed at this version: trained on (the training attack) and evaluation only
         write_examples(rdir / "aimed.jsonl", [*found["train"], *found["eval"], *found["heldout"]])
         external = {  # on the external set, measurement only: never trained on or aimed
-            f"{name.replace('-', '_')}_attack": stages.attack_summary(
-                self.records(attacks, name), labels
-            )
-            for name in attacks["runs"]
-            if name.endswith("external")
+            a.key: stages.attack_summary(self.records(attacks, a.run), labels)
+            for a in report.EXTERNAL_ATTACKS
+            if a.run in attacks["runs"]
         }
         return external | {
             "attack": stages.attack_summary(records["eval"], labels),
