@@ -1,6 +1,6 @@
 """Record an independent second labeler's labels in a shipped set.
 
-usage: python scripts/demo_set/second_label.py demo|external RELABEL.jsonl LABELER
+usage: python scripts/demo_set/second_label.py demo|external|FILE.jsonl RELABEL.jsonl LABELER
 
 RELABEL.jsonl holds {"id", "label", "reason"} rows from a labeler who saw only the
 prompt and completion.  Each relabeled example gets LABELER added to its labelers;
@@ -35,7 +35,7 @@ def main(which: str, relabel: Path, labeler: str) -> None:
             tags["disagreement"] = f"first {e.label.value}, second {r['label']}: {r['reason']}"
             label, changed = Label.UNSURE, changed + 1
         examples.append(replace(e, provenance=provenance, tags=tags, label=label))
-    out = {"demo": DEMO_FILE, "external": EXTERNAL_FILE}[which]
+    out = {"demo": DEMO_FILE, "external": EXTERNAL_FILE}.get(which, Path(which))
     write_examples(out, examples)
     print(f"{out}: {len(second)} relabeled, {changed} disagreements now unsure")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 from highstakes.data.demo import (
     DATASHEET,
@@ -77,3 +78,23 @@ def test_external_set_is_apart_from_the_demo_set() -> None:
     assert not {e.completion for e in external} & {e.completion for e in demo}
     sheet = EXTERNAL_DATASHEET.read_text()
     assert f"{len(external)}" in sheet and f"{labels[Label.YES]}" in sheet
+
+
+def test_second_external_set_is_apart_and_matches_its_datasheet() -> None:
+    folder = Path(__file__).parents[2] / "benchmarks" / "data" / "second-external"
+    second = load_dataset(folder / "second-external.jsonl")
+    demo, external = load_demo(), load_external()
+    for other in (demo, external):  # written apart from both
+        assert not {e.prompt for e in second} & {e.prompt for e in other}
+        assert not {e.completion for e in second} & {e.completion for e in other}
+    assert all(e.split is None and e.tags.get("register") for e in second)
+    # every row carries both labelers; the disagreements went to unsure
+    assert all(len(e.provenance.labelers) == 2 for e in second)
+    assert all(e.label is Label.UNSURE for e in second if "disagreement" in e.tags)
+    labels = Counter(e.label for e in second)
+    sheet = (folder / "DATASHEET.md").read_text()
+    counts = f"{len(second)}** labeled story snippets over **{len({e.prompt for e in second})}"
+    assert counts in sheet
+    assert (
+        f"({labels[Label.YES]} yes,\n{labels[Label.NO]} no, {labels[Label.UNSURE]} unsure)" in sheet
+    )
