@@ -1,4 +1,4 @@
-"""Record an independent second labeler's labels in a shipped set.
+"""Record an independent second labeler's labels in a labeled set (shipped or a file).
 
 usage: python scripts/demo_set/second_label.py demo|external|FILE.jsonl RELABEL.jsonl LABELER
 
