@@ -2,7 +2,8 @@
 
 usage: python benchmarks/sweep.py --out sweep.json [--lr 3e-5 6e-5 1.2e-4]
                                   [--schedule linear cosine] [--weight-average 0 0.99]
-                                  [--weight-average-debias] [--epochs 8] [--patience 2]
+                                  [--weight-average-debias] [--focal-gamma 2]
+                                  [--epochs 8] [--patience 2]
 
 Trains the embedded MiniLM on the demo set's train split once per (learning rate,
 schedule, weight averaging, seed), with the demo configuration's other settings (its
@@ -57,6 +58,7 @@ def run(cfg: TrainConfig, splits: dict[str, list[Any]], external: list[Any]) -> 
         "schedule": cfg.schedule,
         "weight_average": cfg.weight_average,
         "weight_average_debias": cfg.weight_average_debias,
+        "focal_gamma": cfg.focal_gamma,
         "seed": cfg.seed,
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
@@ -81,6 +83,9 @@ def main() -> None:
         "--weight-average-debias", action="store_true", help="average the trained weights only"
     )
     parser.add_argument("--seed", type=int, nargs="+", default=[0], help="training seeds")
+    parser.add_argument(
+        "--focal-gamma", type=float, default=0.0, help="focal loss's gamma; 0: cross-entropy"
+    )
     parser.add_argument("--epochs", type=int, default=8, help="maximum epochs")
     parser.add_argument("--patience", type=int, default=2)
     args = parser.parse_args()
@@ -102,6 +107,7 @@ def main() -> None:
             schedule=schedule,
             weight_average=average,
             weight_average_debias=args.weight_average_debias,
+            focal_gamma=args.focal_gamma,
             seed=seed,
             epochs=args.epochs,
             patience=args.patience,

@@ -11,7 +11,7 @@ from highstakes.loop.config import parse_config
 from highstakes.models.classifier import Classifier
 from highstakes.training.checkpoints import STATE_FILE, checkpoint_dir
 from highstakes.training.config import TrainConfig
-from highstakes.training.epoch import class_weights
+from highstakes.training.epoch import class_weights, classification_loss
 from highstakes.training.trainer import TrainResult, labeled, train
 
 
@@ -141,6 +141,25 @@ def test_class_weights_balance_rare_positives() -> None:
 
     w = class_weights(np.array([0, 0, 0, 1]))
     assert float(w[1]) == pytest.approx(3 * float(w[0]))
+
+
+def test_focal_loss_is_cross_entropy_at_gamma_0_and_weighs_hard_examples_more() -> None:
+    logits = torch.tensor([[4.0, -4.0], [0.3, -0.2], [-1.0, 2.0], [2.0, 0.5]])
+    target = torch.tensor([0, 0, 1, 1])  # easy, hard, easy-ish, wrong
+    weights = torch.tensor([0.75, 1.5])
+    plain = torch.nn.functional.cross_entropy(logits, target, weight=weights)
+    assert torch.equal(classification_loss(logits, target, weights, 0.0), plain)
+    # gamma 2 by hand: each term times (1 - p_true)^2, weighted mean by class weight
+    p = torch.softmax(logits, -1)[torch.arange(4), target]
+    w = weights[target]
+    expected = (w * (1 - p) ** 2 * -p.log()).sum() / w.sum()
+    focal = classification_loss(logits, target, weights, 2.0)
+    assert torch.allclose(focal, expected)
+    # the confident correct example contributes almost nothing, the wrong one almost all
+    per = (1 - p) ** 2 * -p.log()
+    assert per[0] < 1e-6 and per[3] / per.sum() > 0.8
+    with pytest.raises(ValueError, match="focal_gamma"):
+        TrainConfig(focal_gamma=-1.0)
 
 
 def test_length_grouped_batches_keep_every_example_and_group_lengths() -> None:

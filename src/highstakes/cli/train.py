@@ -102,6 +102,9 @@ def train_command(
     batch_size: int = typer.Option(32, min=1, help="Examples per optimizer step."),
     learning_rate: float = typer.Option(5e-5, "--lr", min=0.0, help="Peak learning rate."),
     max_length: int = typer.Option(160, min=16, help="Token limit per snippet pair."),
+    focal_gamma: float = typer.Option(
+        0.0, min=0.0, help="Focal loss: weigh each example by (1 - p_true)^gamma; 0 = plain."
+    ),
     sift: bool = typer.Option(False, "--sift", help="Add the SiFT adversarial regularizer."),
     lat: bool = typer.Option(
         False,
@@ -150,6 +153,7 @@ def train_command(
         batch_size=batch_size,
         learning_rate=learning_rate,
         max_length=max_length,
+        focal_gamma=focal_gamma,
         sift=sift,
         lat=lat,
         lat_layers=_layers(lat_layers),

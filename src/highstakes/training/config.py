@@ -33,6 +33,9 @@ class TrainConfig:
     max_length: int = 160  # three sentences + one: the demo set's longest pair is ~130 tokens
     grad_clip: float = 1.0
     class_weighting: bool = True  # weight classes by inverse frequency: positives are rare
+    # focal loss (Lin et al., 2017): each example's loss times (1 - p_true)^gamma, so the
+    # examples already classified well count less; 0: plain cross-entropy
+    focal_gamma: float = 0.0
     patience: int = 2  # epochs without a better validation figure before stopping
     # the validation figure that picks the kept epoch: "auroc" (the whole ROC curve) or
     # "high_recall_auroc" (only its part at recall >= 0.9, where a filter operates)
@@ -56,5 +59,7 @@ class TrainConfig:
     bf16: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be 0 or more, got {self.focal_gamma}")
         if self.select not in SELECT:
             raise ValueError(f"select must be one of {', '.join(SELECT)}, got {self.select!r}")

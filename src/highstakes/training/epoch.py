@@ -36,6 +36,21 @@ def class_weights(labels: np.ndarray) -> torch.Tensor:
     return torch.tensor(counts.sum() / (2 * counts), dtype=torch.float32)
 
 
+def classification_loss(
+    logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, focal_gamma: float = 0.0
+) -> torch.Tensor:
+    """Class-weighted cross-entropy, or with `focal_gamma` > 0 the focal loss: each
+    example's term times (1 - p)^gamma, p the probability given to its true class; both
+    are means weighted by the class weights."""
+    logits = logits.float()
+    if focal_gamma == 0:
+        return F.cross_entropy(logits, target, weight=weights)
+    log_p = F.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+    w = weights[target]
+    terms = -((1 - log_p.exp()) ** focal_gamma) * log_p
+    return (w * terms).sum() / w.sum()
+
+
 def length_grouped(order: np.ndarray, lengths: np.ndarray, batch_size: int) -> np.ndarray:
     """`order` rearranged so that each batch holds snippets of similar length (less
     padding: about a quarter fewer tokens on the demo set), still random: windows of 16
@@ -92,7 +107,7 @@ def train_epoch(
             target = batch.pop("labels")
             with torch.autocast(clf.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(**batch).logits  # (B, 2)
-                loss = F.cross_entropy(logits.float(), target, weight=weights.to(clf.device))
+                loss = classification_loss(logits, target, weights.to(clf.device), cfg.focal_gamma)
                 if cfg.sift:
                     loss = loss + cfg.sift_config.alpha * sift_loss(
                         clf.model, batch, logits, cfg.sift_config
