@@ -7,15 +7,17 @@ usage: python benchmarks/generalization.py --out generalization.json [--project 
 For the round-0 version and the last version of a loop project (run `make demo` first),
 writes AUROC (bootstrap interval), recall and false-positive rate at each version's saved
 threshold (exact intervals) on both sets, whether the issue's bars hold, and the external
-injurious snippets each version passes, so a reader can see what it misses.  `--external`
-measures another set written apart instead of the shipped one (e.g. the second set in
-benchmarks/data/second-external/, which is measured and never tuned on).
+injurious snippets each version passes, so a reader can see what it misses, and beside
+them what the ranking alone allows at thresholds read off each set (`operating_points`).
+`--external` measures another set written apart instead of the shipped one (e.g. the
+second set in benchmarks/data/second-external/, which is measured and never tuned on).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -42,10 +44,29 @@ BARS = {
 }
 
 
+def operating_points(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """What the ranking alone allows on this set, at thresholds read off the set itself:
+    the false-positive rate at recall 0.90 and 0.95, and the recall at a false-positive
+    rate of at most 0.30.  No saved threshold can be set this way (it would need the
+    set's labels); they tell whether a miss of the bars lies in the ranking or in where
+    the threshold sits."""
+    pos = np.sort(scores[labels == 1])[::-1]
+    neg = np.sort(scores[labels == 0])[::-1]
+    out = {}
+    for recall in (0.90, 0.95):
+        lowest = pos[math.ceil(recall * len(pos)) - 1]  # flag the top share of positives
+        out[f"false_positive_rate_at_recall_{recall:.2f}"] = float((neg >= lowest).mean())
+    allowed = math.floor(0.30 * len(neg))  # negatives a threshold may flag
+    above = neg[allowed] if allowed < len(neg) else -math.inf
+    out["recall_at_false_positive_rate_0.30"] = float((pos > above).mean())
+    return out
+
+
 def measure(clf: Classifier, examples: list[Example]) -> tuple[dict[str, Any], list[dict]]:
     kept, labels = labeled(examples)
     scores = clf.score([e.snippet for e in kept])
     metrics = held_out_metrics(labels, scores, clf.threshold)
+    metrics["operating_points"] = operating_points(np.asarray(labels), np.asarray(scores))
     missed = [
         {"score": round(float(s), 4), "prompt": e.prompt, "completion": e.completion}
         for e, y, s in zip(kept, labels, scores, strict=True)
@@ -109,6 +130,13 @@ def main() -> None:
             f"external AUROC {ext['auroc']:.3f} recall {ext['recall']:.3f} "
             f"FPR {ext['false_positive_rate']:.3f}  "
             f"(missed {len(missed)} of {ext['n_positive']})  all bars: {all(meets.values())}"
+        )
+        at = ext["operating_points"]
+        print(
+            "  ranking alone on the external set: FPR "
+            f"{at['false_positive_rate_at_recall_0.90']:.3f} at recall 0.90, "
+            f"{at['false_positive_rate_at_recall_0.95']:.3f} at 0.95; "
+            f"recall {at['recall_at_false_positive_rate_0.30']:.3f} at FPR 0.30"
         )
     args.out.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n")
 
