@@ -2,7 +2,7 @@
 never trains on, and targets written apart from its data.
 
 usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
-       [--recipe unseen-edits|typos|rewording] [--targets eval|external] [--n 120]
+       [--recipe unseen-edits|homoglyphs|typos|rewording] [--targets eval|external] [--n 120]
        [--budget 100] [--max-edits 6]
 
 The loop's eval attack measures each version with the recipe its adversarial rounds train
@@ -21,6 +21,9 @@ on, on injurious snippets of its own test split.  Two things it does not show:
   At most one edit per word of four letters or more, `--max-edits` per snippet, the same
   greedy saliency-ordered search as the loop's eval attack.  A variant that is an English
   word, or one `typos` would also make, is left out.
+  `--recipe homoglyphs` writes one letter of a word as the Cyrillic letter drawn the same
+  ("blооd" with Cyrillic o's): the text a reader sees does not change at all, only the
+  characters the classifier reads.  Same limits and search.
 - **Targets written apart.**  `--targets external` attacks injurious snippets of the
   loop's external set (written apart from the demo set, never trained or tuned on) that
   v0 flags, in a fixed pseudo-random order, instead of the loop's `eval-targets.json`.
@@ -28,9 +31,10 @@ on, on injurious snippets of its own test split.  Two things it does not show:
 
 Results are counted as still injurious without reading them: the recipes keep the label
 by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
-`docs/audits/unseen-edits.jsonl`).  Writes per version the success rate over all targets
-(a target the version passes unedited counts too, as in the loop's report) with a 95%
-Clopper-Pearson interval, queries per success and the kinds of the winning edits; and
+`docs/audits/unseen-edits.jsonl`, for homoglyphs `docs/audits/homoglyphs.jsonl`).
+Writes per version the success rate over all targets (a target the version passes
+unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
+queries per success and the kinds of the winning edits; and
 beside FILE, each version's attack records (`<FILE stem>-records/<recipe>-<targets>-rN.jsonl`)
 to read and audit (`scripts/audit.py sample PROJECT RECIPE --extra <those files>`).
 """
@@ -70,6 +74,7 @@ from highstakes.loop.stages import (
     run_attack,
 )
 from highstakes.models.classifier import Classifier
+from highstakes.models.normalize import folds_look_alikes
 from lockstep import cpu_name  # this folder's scripts: the CPU's model name
 
 KINDS = ("lead", "insert", "lookalike")
@@ -119,12 +124,30 @@ def unseen_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     return interleaved(by_kind, seen)
 
 
-def unseen_attack(max_edits: int, k_per_word: int = 6) -> SearchAttack:
+# Latin letters and the Cyrillic letters drawn the same in common fonts (Unicode's
+# confusables data, UTS #39, lists these among many more)
+HOMOGLYPHS = dict(zip("aceijopsxyABCEHIJKMOPSTXY", "асеіјорѕхуАВСЕНІЈКМОРЅТХУ", strict=True))
+
+
+def homoglyph_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """`word` with one letter written as its Cyrillic double, middle letters first."""
+    if len(word) < min_length or not word.isalpha() or not word.isascii():
+        return []
+    order = sorted(range(len(word)), key=lambda i: abs(i - len(word) / 2))
+    return [(word[:i] + HOMOGLYPHS[word[i]] + word[i + 1 :], "homoglyph")
+            for i in order if word[i] in HOMOGLYPHS]  # fmt: skip
+
+
+def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> SearchAttack:
+    """unseen-edits or homoglyphs: at most one edit per word, `max_edits` per snippet."""
+    variants, name = {
+        "unseen-edits": (unseen_variants, "unseen"),
+        "homoglyphs": (homoglyph_variants, "homoglyph"),
+    }[recipe]
     transformation = LabelPreserving(
-        [WordEdits(CharacterEdits(4, unseen_variants, "unseen"), "unseen", k_per_word)],
-        {"unseen": max_edits},
+        [WordEdits(CharacterEdits(4, variants, name), name, k_per_word)], {name: max_edits}
     )
-    return SearchAttack("unseen-edits", transformation, [], BeamSearch(1), preserves_label=True)
+    return SearchAttack(recipe, transformation, [], BeamSearch(1), preserves_label=True)
 
 
 def edit_kinds(record: dict[str, Any]) -> Counter[str]:
@@ -164,8 +187,8 @@ def targets_for(args: argparse.Namespace, config: LoopConfig, base: Classifier) 
 
 def build(args: argparse.Namespace, config: LoopConfig, clf: Classifier) -> tuple[Any, int]:
     """The attack and its budget: the unseen edits, or a recipe as the loop ran it."""
-    if args.recipe == "unseen-edits":
-        return unseen_attack(args.max_edits), args.budget or 100
+    if args.recipe in ("unseen-edits", "homoglyphs"):
+        return character_attack(args.recipe, args.max_edits), args.budget or 100
     spec = next((s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe), None)
     if spec is None:
         raise SystemExit(f"{args.project}: the loop did not run {args.recipe!r}")
@@ -177,12 +200,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
     parser.add_argument(
-        "--recipe", default="unseen-edits", help="unseen-edits, or one the loop ran"
+        "--recipe", default="unseen-edits", help="unseen-edits, homoglyphs, or one the loop ran"
     )
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     parser.add_argument("--n", type=int, default=120, help="how many targets")
     parser.add_argument("--budget", type=int, default=None, help="default: the loop's (100)")
-    parser.add_argument("--max-edits", type=int, default=6, help="unseen-edits: per snippet")
+    parser.add_argument(
+        "--max-edits", type=int, default=6, help="unseen-edits, homoglyphs: per snippet"
+    )
     parser.add_argument("--together", type=int, default=64)
     args = parser.parse_args()
     config = parse_config(json.loads((args.project / "config.json").read_text()))
@@ -195,10 +220,11 @@ def main() -> None:
     results: dict[str, Any] = {
         "project": str(args.project), "seed": config.seed, "recipe": args.recipe,
         "target_set": args.targets, "cpu": cpu_name(), "threads": torch.get_num_threads(),
-        "versions": {},
+        "folds_look_alikes": None, "versions": {},
     }  # fmt: skip
     for r in rounds:
         clf = Classifier.from_pretrained(args.project / f"round-{r}" / "model")
+        results["folds_look_alikes"] = folds_look_alikes(clf.tokenizer.backend_tokenizer)
         targets = targets or targets_for(args, config, clf)  # v0 chooses the external ones
         attack, budget = build(args, config, clf)
         # `scripts/audit.py sample --extra` reads the round from the name's "-r<N>"

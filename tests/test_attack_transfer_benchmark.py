@@ -56,6 +56,21 @@ def test_the_kinds_the_typos_recipe_leaves_out(unseen: ModuleType) -> None:
     assert unseen.unseen_variants("x-ray") == []
 
 
+def test_homoglyph_variants_look_the_same_and_differ_in_one_character(
+    unseen: ModuleType,
+) -> None:
+    variants = unseen.homoglyph_variants("Blood")
+    # middle letters first; l and d have no Cyrillic double, B does
+    assert [v for v, _ in variants] == ["Bl\u043eod", "Blo\u043ed", "\u0412lood"]
+    for variant, kind in variants:
+        assert kind == "homoglyph" and len(variant) == 5
+        differ = [(a, b) for a, b in zip("Blood", variant, strict=True) if a != b]
+        assert len(differ) == 1 and unseen.HOMOGLYPHS[differ[0][0]] == differ[0][1]
+        assert not differ[0][1].isascii()
+    assert unseen.homoglyph_variants("cut") == []  # short words are left alone
+    assert [v for v, _ in unseen.homoglyph_variants("Ship")][-1] == "\u0405hip"
+
+
 def test_run_records_unseen_edits_and_counts_kinds(
     unseen: ModuleType, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -69,8 +84,8 @@ def test_run_records_unseen_edits_and_counts_kinds(
     ]  # fmt: skip
     clf.threshold = float(min(clf.score([e.snippet for e in targets]))) - 1e-6  # both flagged
     path = tmp_path / "v0.jsonl"
-    records = run_attack(unseen.unseen_attack(max_edits=6), clf, targets, 40, path, "unseen-0",
-                         together=2)  # fmt: skip
+    attack = unseen.character_attack("unseen-edits", 6)
+    records = run_attack(attack, clf, targets, 40, path, "unseen-0", together=2)
     assert [json.loads(line) for line in path.read_text().splitlines()] == records
     figures = unseen.version_figures(records, "unseen-edits")
     assert figures["targets"] == 2 and figures["flagged"] == 2

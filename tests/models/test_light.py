@@ -39,6 +39,15 @@ def long_snippets() -> list[Snippet]:
     ]
 
 
+def disguised_snippets() -> list[Snippet]:
+    """Look-alike letters (Cyrillic o, full-width T, mathematical bold b), which both
+    scorers must fold into the plain letters (models/normalize.py)."""
+    return [
+        Snippet("The ladder wobbled.", "He fell and broke his wrist.".replace("o", "\u043e")),
+        Snippet("\uff34he dog lunged.", "Its teeth tore into her arm; \U0001d41blood ran."),
+    ]
+
+
 def save_tiny(folder: Path, seed: int, threshold: float = 0.5) -> Classifier:
     """A tiny classifier saved like a trained one (highstakes.json, safetensors).  Its
     weights are drawn wider than BERT's default (0.3, not 0.02) so that its scores spread
@@ -81,7 +90,7 @@ def test_pairs_are_encoded_as_transformers_encodes_them(
 ) -> None:
     clf, folder, path = exported
     scorer = light.LightScorer.for_folder(folder, path)
-    snippets = demo_test_snippets() + long_snippets()
+    snippets = demo_test_snippets() + long_snippets() + disguised_snippets()
     expected = clf.encode(snippets, padding=False)
     assert max(len(ids) for ids in expected["input_ids"]) == MAX_LENGTH  # truncation ran
     for start in range(0, len(snippets), 32):

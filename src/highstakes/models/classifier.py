@@ -1,7 +1,9 @@
 """A binary snippet classifier around any Hugging Face sequence-classification model.
 
 The prompt and completion are encoded as a text pair (`[CLS] prompt [SEP] completion
-[SEP]` for BERT-style models).  `score` returns the probability of the positive class
+[SEP]` for BERT-style models), after folding letters a reader cannot tell apart from plain
+ones (Cyrillic and Greek look-alikes, full-width and other compatibility forms; see
+`normalize.py`).  `score` returns the probability of the positive class
 ("injurious" for the default task); the filter accepts a snippet when its score is below
 `threshold`.  Scoring is batched over length-sorted buckets so padding is small, runs
 under `torch.inference_mode`, and uses bf16 autocast on a GPU.
@@ -28,6 +30,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from highstakes.data.records import Snippet
 from highstakes.models.embedded import resolve
+from highstakes.models.normalize import harden
 from highstakes.models.saved import META_FILE, POSITIVE_INDEX, log_odds
 
 # How far from the threshold (in log-odds) a fast score is not trusted and the snippet is
@@ -68,6 +71,8 @@ class Classifier:
         self.device = pick_device(str(device) if device else None)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
+        if getattr(tokenizer, "backend_tokenizer", None) is not None:  # a fast tokenizer
+            harden(tokenizer.backend_tokenizer)  # read look-alike letters as the letters
         self.threshold = float(threshold)
         self.metadata = dict(metadata or {})
         self.max_length = max_length

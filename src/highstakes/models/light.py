@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from highstakes.models.normalize import harden
 from highstakes.models.saved import META_FILE, POSITIVE_INDEX, cache_root, log_odds
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class LightScorer:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
         self.tokenizer = Tokenizer.from_str(props[TOKENIZER_PROP])
+        harden(self.tokenizer)  # as `Classifier` does; exports made before it lack the step
         self.tokenizer.no_padding()
         if max_length:  # as Classifier.encode: truncation="only_first" at max_length
             self.tokenizer.enable_truncation(

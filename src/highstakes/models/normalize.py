@@ -1,0 +1,76 @@
+"""Text the classifier reads the way a person sees it.
+
+A snippet can be changed in ways no reader notices: "blood" with its o's written as the
+Cyrillic letter drawn the same, or in full-width or mathematical bold letters.  The label
+stays (the text on the screen is the same), but the tokenizer meets characters it never
+saw in training, and a filter that scores them differently can be walked past with no
+edit a reader can see.  `harden` puts two steps in front of a fast tokenizer's own
+normalizer:
+
+- NFKC, which folds full-width, mathematical and other compatibility forms into plain
+  letters (Unicode Standard Annex #15);
+- `CONFUSABLES`: Cyrillic and Greek letters drawn like a Latin one, replaced by it (a few
+  of the pairs in the confusables data of Unicode Technical Standard #39: those that look
+  the same in common fonts).
+
+On text without such characters both steps change nothing, so the scores of ordinary
+text do not move.  Zero-width spaces and joiners and soft hyphens (category Cf) are
+already dropped by BERT-style normalizers.  Only `tokenizers` is needed, so the
+torch-free light scorer uses this too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_GROUPS = (  # (Latin letters, the letters of other scripts drawn like them, in order)
+    # Cyrillic small letters: а с ԁ е ё һ і ї ј ӏ о р ԛ ѕ ԝ х у
+    (
+        "acdeehiijlopqswxy",
+        "\u0430\u0441\u0501\u0435\u0451\u04bb\u0456\u0457\u0458\u04cf\u043e\u0440"
+        "\u051b\u0455\u051d\u0445\u0443",
+    ),
+    # Cyrillic capitals: А В С Е Ё Н І Ї Ј К М О Р Ԛ Ѕ Т Ԝ Х У
+    (
+        "ABCEEHIIJKMOPQSTWXY",
+        "\u0410\u0412\u0421\u0415\u0401\u041d\u0406\u0407\u0408\u041a\u041c\u041e"
+        "\u0420\u051a\u0405\u0422\u051c\u0425\u0423",
+    ),
+    # Greek small letters: α ι κ ν ο ρ υ χ
+    ("aikvopux", "\u03b1\u03b9\u03ba\u03bd\u03bf\u03c1\u03c5\u03c7"),
+    # Greek capitals: Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ
+    (
+        "ABEZHIKMNOPTYX",
+        "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+    ),
+    # Latin i and j without their dot: ı ȷ
+    ("ij", "\u0131\u0237"),
+)
+CONFUSABLES = {
+    other: latin for latins, others in _GROUPS for latin, other in zip(latins, others, strict=True)
+}
+_PROBE = "\u0430\uff42"  # a Cyrillic a and a full-width b: "ab" once folded
+
+
+def folds_look_alikes(backend: Any) -> bool:
+    """Whether `backend` (a `tokenizers.Tokenizer`) reads a Cyrillic a and a full-width b
+    as "ab"."""
+    return backend.normalizer is not None and (
+        backend.normalizer.normalize_str(_PROBE).lower() == "ab"
+    )
+
+
+def harden(backend: Any) -> bool:
+    """Put NFKC and `CONFUSABLES` in front of `backend`'s normalizer (a
+    `tokenizers.Tokenizer`, such as a transformers fast tokenizer's `backend_tokenizer`),
+    unless it folds them already; whether it changed anything."""
+    from tokenizers import normalizers
+
+    if folds_look_alikes(backend):
+        return False
+    steps: list[Any] = [normalizers.NFKC()]
+    steps += [normalizers.Replace(other, latin) for other, latin in CONFUSABLES.items()]
+    if backend.normalizer is not None:
+        steps.append(backend.normalizer)
+    backend.normalizer = normalizers.Sequence(steps)
+    return True

@@ -1,0 +1,66 @@
+"""The classifier reads look-alike letters as the letters they look like, and ordinary
+text exactly as before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from highstakes.data.demo import load_dataset, load_demo, load_external
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
+from highstakes.models.embedded import minilm_folder
+from highstakes.models.normalize import CONFUSABLES, harden
+
+PLAIN = "He fell and shattered his wrist; blood ran down the steps."
+DISGUISED = [
+    PLAIN.replace("o", "\u043e").replace("a", "\u0430"),  # Cyrillic o and a
+    PLAIN.replace("wrist", "\uff57\uff52\uff49\uff53\uff54"),  # full-width
+    PLAIN.replace("blood", "\U0001d41b\U0001d425\U0001d428\U0001d428\U0001d41d"),  # math bold
+    PLAIN.replace("his", "h\u0131s").replace("shattered", "sh\u0430tt\u0435r\u0435d"),
+    PLAIN.replace("He", "\u041d\u0395"),  # a Cyrillic H and a Greek E
+]
+
+
+def test_look_alike_letters_are_read_as_plain_letters(tiny_model_dir: Path) -> None:
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    prompt = "The ladder wobbled under him."
+    ids = clf.encode([Snippet(prompt, c) for c in [PLAIN, *DISGUISED]], padding=False)
+    assert all(row == ids["input_ids"][0] for row in ids["input_ids"])
+    assert len(set(map(float, clf.score([Snippet(prompt, c) for c in [PLAIN, *DISGUISED]])))) == 1
+    raw = AutoTokenizer.from_pretrained(minilm_folder())  # without the step: other tokens
+    assert raw(DISGUISED[0])["input_ids"] != raw(PLAIN)["input_ids"]
+
+
+def test_ordinary_text_is_tokenized_exactly_as_before() -> None:
+    raw = AutoTokenizer.from_pretrained(minilm_folder())
+    hardened = AutoTokenizer.from_pretrained(minilm_folder())
+    assert harden(hardened.backend_tokenizer)
+    second = Path(__file__).parents[2] / "benchmarks/data/second-external/second-external.jsonl"
+    examples = load_demo() + load_external() + load_dataset(second)
+    prompts = [e.prompt for e in examples]
+    completions = [e.completion for e in examples]
+    assert raw(prompts, completions)["input_ids"] == hardened(prompts, completions)["input_ids"]
+    offsets = hardened(PLAIN, return_offsets_mapping=True)["offset_mapping"]
+    assert offsets == raw(PLAIN, return_offsets_mapping=True)["offset_mapping"]
+    # one letter for one: saliency's offsets still point into the text as written
+    assert hardened(DISGUISED[0], return_offsets_mapping=True)["offset_mapping"] == offsets
+
+
+def test_each_look_alike_is_one_other_letter_and_hardening_happens_once(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    assert all(
+        len(k) == len(v) == 1 and not k.isascii() and v.isascii() for k, v in CONFUSABLES.items()
+    )
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    assert not harden(clf.tokenizer.backend_tokenizer)  # loading hardened it already
+    clf.save(tmp_path / "again")
+    again = Classifier.from_pretrained(tmp_path / "again")
+    saved = json.loads((tmp_path / "again" / "tokenizer.json").read_text())["normalizer"]
+    assert saved["type"] == "Sequence" and saved["normalizers"][-1]["type"] == "BertNormalizer"
+    assert again.tokenizer.backend_tokenizer.normalizer.__getstate__() == (
+        clf.tokenizer.backend_tokenizer.normalizer.__getstate__()
+    )  # not wrapped twice
