@@ -34,7 +34,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     class_weighting: bool = True  # weight classes by inverse frequency: positives are rare
     # focal loss (Lin et al., 2017): each example's loss times (1 - p_true)^gamma, so the
-    # examples already classified well count less; 0: plain cross-entropy
+    # examples already classified well count less; 0: plain cross-entropy.  Only the
+    # clean term: SiFT's and LAT's terms keep cross-entropy.  Tried on the demo and not
+    # adopted (docs/classifier.md, focal loss)
     focal_gamma: float = 0.0
     patience: int = 2  # epochs without a better validation figure before stopping
     # the validation figure that picks the kept epoch: "auroc" (the whole ROC curve) or
