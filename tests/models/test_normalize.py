@@ -21,6 +21,12 @@ DISGUISED = [
     PLAIN.replace("blood", "\U0001d41b\U0001d425\U0001d428\U0001d428\U0001d41d"),  # math bold
     PLAIN.replace("his", "h\u0131s").replace("shattered", "sh\u0430tt\u0435r\u0435d"),
     PLAIN.replace("He", "\u041d\u0395"),  # a Cyrillic H and a Greek E
+    PLAIN.replace("blood", "\u0299\u029f\u1d0f\u1d0f\u1d05"),  # small capitals
+    PLAIN.replace("down", "d\u0585wn"),  # an Armenian o
+    PLAIN.replace("He", "\u13bb\uab7c"),  # Cherokee capital and small letters
+    # what BERT's own normalizer already drops: zero-width space and joiner, soft hyphen,
+    # a combining accent
+    PLAIN.replace("wrist", "wr\u200bi\u200dst").replace("blood", "bl\u00adoo\u0301d"),
 ]
 
 

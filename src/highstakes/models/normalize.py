@@ -9,9 +9,10 @@ normalizer:
 
 - NFKC, which folds full-width, mathematical and other compatibility forms into plain
   letters (Unicode Standard Annex #15);
-- `CONFUSABLES`: Cyrillic and Greek letters drawn like a Latin one, replaced by it (a few
-  of the pairs in the confusables data of Unicode Technical Standard #39: those that look
-  the same in common fonts).
+- `CONFUSABLES`: letters of other scripts drawn like a Latin one (Cyrillic, Greek,
+  Armenian, Cherokee, Latin small capitals and dotless i and j), replaced by it: a part of
+  the confusables data of Unicode Technical Standard #39, those that look the same, or
+  the same but smaller, in common fonts.
 
 On text without such characters both steps change nothing, so the scores of ordinary
 text do not move.  Zero-width spaces and joiners and soft hyphens (category Cf) are
@@ -45,18 +46,40 @@ _GROUPS = (  # (Latin letters, the letters of other scripts drawn like them, in 
     ),
     # Latin i and j without their dot: ı ȷ
     ("ij", "\u0131\u0237"),
+    # Latin small capitals: ᴀ ʙ ᴄ ᴅ ᴇ ɢ ʜ ɪ ᴊ ᴋ ʟ ᴍ ɴ ᴏ ᴘ ʀ ꜱ ᴛ ᴜ ᴠ ᴡ ʏ ᴢ
+    (
+        "abcdeghijklmnoprstuvwyz",
+        "\u1d00\u0299\u1d04\u1d05\u1d07\u0262\u029c\u026a\u1d0a\u1d0b\u029f\u1d0d"
+        "\u0274\u1d0f\u1d18\u0280\ua731\u1d1b\u1d1c\u1d20\u1d21\u028f\u1d22",
+    ),
+    # Armenian letters: օ ս հ ո Օ
+    ("ouhnO", "\u0585\u057d\u0570\u0578\u0555"),
+    # Cherokee letters drawn like Latin capitals: Ꭺ Ᏼ Ꮯ Ꭼ Ꮋ Ꭻ Ꮶ Ꮇ Ꮲ Ꮪ Ꭲ Ꮩ Ꮃ Ꮓ Ꮐ
+    (
+        "ABCEHJKMPSTVWZG",
+        "\u13aa\u13f4\u13df\u13ac\u13bb\u13ab\u13e6\u13b7\u13e2\u13da\u13a2\u13d9"
+        "\u13b3\u13c3\u13c0",
+    ),
+    # and their small forms, which lower-casing would make of them: ꭺ ᏼ ꮯ ꭼ ꮋ ꭻ ꮶ ꮇ ꮲ ꮪ ꭲ ꮩ ꮃ ꮓ ꮐ
+    (
+        "ABCEHJKMPSTVWZG",
+        "\uab7a\u13fc\uabaf\uab7c\uab8b\uab7b\uabb6\uab87\uabb2\uabaa\uab72\uaba9"
+        "\uab83\uab93\uab90",
+    ),
 )
 CONFUSABLES = {
     other: latin for latins, others in _GROUPS for latin, other in zip(latins, others, strict=True)
 }
-_PROBE = "\u0430\uff42"  # a Cyrillic a and a full-width b: "ab" once folded
+# a Cyrillic a, a full-width b and a small capital o: "abo" once folded.  The small
+# capital came with the table's second version, so a tokenizer saved with the first is
+# folded again (wrapped once more) on load.
+_PROBE = "\u0430\uff42\u1d0f"
 
 
 def folds_look_alikes(backend: Any) -> bool:
-    """Whether `backend` (a `tokenizers.Tokenizer`) reads a Cyrillic a and a full-width b
-    as "ab"."""
+    """Whether `backend` (a `tokenizers.Tokenizer`) reads `_PROBE` as plain letters."""
     return backend.normalizer is not None and (
-        backend.normalizer.normalize_str(_PROBE).lower() == "ab"
+        backend.normalizer.normalize_str(_PROBE).lower() == "abo"
     )
 
 
@@ -68,6 +91,8 @@ def harden(backend: Any) -> bool:
 
     if folds_look_alikes(backend):
         return False
+    # one plain-string step per look-alike: faster here than one character-class regex
+    # per Latin letter (tokenizing 1,024 demo pairs: 166 ms against 234 ms, 115 ms without)
     steps: list[Any] = [normalizers.NFKC()]
     steps += [normalizers.Replace(other, latin) for other, latin in CONFUSABLES.items()]
     if backend.normalizer is not None:
