@@ -13,6 +13,7 @@ from highstakes.attacks.candidates.typos import typo_variants
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.loop.stages import run_attack
 from highstakes.models.classifier import Classifier
+from highstakes.models.normalize import CONFUSABLES
 from tests.conftest import load_benchmark
 
 
@@ -68,6 +69,8 @@ def test_homoglyph_variants_look_the_same_and_differ_in_one_character(
         assert len(differ) == 1 and unseen.HOMOGLYPHS[differ[0][0]] == differ[0][1]
         assert not differ[0][1].isascii()
     assert unseen.homoglyph_variants("cut") == []  # short words are left alone
+    # every double the recipe writes is one the classifier folds back (models/normalize.py)
+    assert all(CONFUSABLES[double] == latin for latin, double in unseen.HOMOGLYPHS.items())
     assert [v for v, _ in unseen.homoglyph_variants("Ship")][-1] == "\u0405hip"
 
 
