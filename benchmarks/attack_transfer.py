@@ -45,6 +45,7 @@ import argparse
 import json
 import os
 import time
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ from highstakes.loop.stages import (
     run_attack,
 )
 from highstakes.models.classifier import Classifier
-from highstakes.models.normalize import folds_look_alikes
+from highstakes.models.normalize import CONFUSABLES, folds_look_alikes
 from lockstep import cpu_name  # this folder's scripts: the CPU's model name
 
 KINDS = ("lead", "insert", "lookalike")
@@ -124,9 +125,16 @@ def unseen_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     return interleaved(by_kind, seen)
 
 
-# Latin letters and the Cyrillic letters drawn the same in common fonts (Unicode's
-# confusables data, UTS #39, lists these among many more)
-HOMOGLYPHS = dict(zip("aceijopsxyABCEHIJKMOPSTXY", "асеіјорѕхуАВСЕНІЈКМОРЅТХУ", strict=True))
+# Latin letters and the Cyrillic letter drawn the same, the first of the classifier's own
+# look-alike table (models/normalize.py) for each of these letters
+HOMOGLYPHS = {
+    latin: next(
+        o
+        for o, x in CONFUSABLES.items()
+        if x == latin and unicodedata.name(o).startswith("CYRILLIC")
+    )
+    for latin in "aceijopsxyABCEHIJKMOPSTXY"
+}
 
 
 def homoglyph_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ import numpy as np
 from highstakes.data.demo import EXTERNAL_NAME, load_dataset, load_demo
 from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
-from highstakes.evaluation.metrics import held_out_metrics
+from highstakes.evaluation.metrics import held_out_metrics, threshold_for_recall
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import labeled
 
@@ -50,12 +50,11 @@ def operating_points(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]
     rate of at most 0.30.  No saved threshold can be set this way (it would need the
     set's labels); they tell whether a miss of the bars lies in the ranking or in where
     the threshold sits."""
-    pos = np.sort(scores[labels == 1])[::-1]
-    neg = np.sort(scores[labels == 0])[::-1]
+    pos, neg = scores[labels == 1], np.sort(scores[labels == 0])[::-1]
     out = {}
     for recall in (0.90, 0.95):
-        lowest = pos[math.ceil(recall * len(pos)) - 1]  # flag the top share of positives
-        out[f"false_positive_rate_at_recall_{recall:.2f}"] = float((neg >= lowest).mean())
+        threshold = threshold_for_recall(labels, scores, recall)
+        out[f"false_positive_rate_at_recall_{recall:.2f}"] = float((neg >= threshold).mean())
     allowed = math.floor(0.30 * len(neg))  # negatives a threshold may flag
     above = neg[allowed] if allowed < len(neg) else -math.inf
     out["recall_at_false_positive_rate_0.30"] = float((pos > above).mean())

@@ -30,7 +30,7 @@ import numpy as np
 
 from generalization import versions  # this folder's scripts: round 0 and the last round
 from highstakes.data.demo import load_dataset, load_demo
-from highstakes.data.records import Snippet
+from highstakes.data.records import SPLITS, Snippet
 from highstakes.data.splits import assign_splits
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import labeled
@@ -52,7 +52,7 @@ VIEWS = {
 
 
 def load_set(name: str) -> list[Any]:
-    if name in ("train", "valid", "test"):
+    if name in SPLITS:
         return assign_splits(load_demo())[name]
     return load_dataset(name)
 
