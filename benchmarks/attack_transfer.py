@@ -2,7 +2,8 @@
 never trains on, and targets written apart from its data.
 
 usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
-       [--recipe unseen-edits|homoglyphs|typos|rewording] [--targets eval|external] [--n 120]
+       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|typos|rewording]
+       [--targets eval|external] [--n 120]
        [--budget 100] [--max-edits 6]
 
 The loop's eval attack measures each version with the recipe its adversarial rounds train
@@ -24,6 +25,9 @@ on, on injurious snippets of its own test split.  Two things it does not show:
   `--recipe homoglyphs` writes one letter of a word as the Cyrillic letter drawn the same
   ("blооd" with Cyrillic o's): the text a reader sees does not change at all, only the
   characters the classifier reads.  Same limits and search.
+  `--recipe textattack-homoglyphs` does the same with the look-alike of each small letter
+  that TextAttack's homoglyph swap uses (Armenian, Coptic, mathematical and other
+  letters besides Cyrillic): a table written apart from the classifier's.
 - **Targets written apart.**  `--targets external` attacks injurious snippets of the
   loop's external set (written apart from the demo set, never trained or tuned on) that
   v0 flags, in a fixed pseudo-random order, instead of the loop's `eval-targets.json`.
@@ -31,7 +35,8 @@ on, on injurious snippets of its own test split.  Two things it does not show:
 
 Results are counted as still injurious without reading them: the recipes keep the label
 by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
-`docs/audits/unseen-edits.jsonl`, for homoglyphs `docs/audits/homoglyphs.jsonl`).
+`docs/audits/unseen-edits.jsonl`, for the look-alikes `docs/audits/homoglyphs.jsonl` and
+`docs/audits/textattack-homoglyphs.jsonl`).
 Writes per version the success rate over all targets (a target the version passes
 unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
 queries per success and the kinds of the winning edits; and
@@ -137,20 +142,48 @@ HOMOGLYPHS = {
 }
 
 
-def homoglyph_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
-    """`word` with one letter written as its Cyrillic double, middle letters first."""
+# The character TextAttack's `WordSwapHomoglyphSwap` writes for each small letter (its
+# letters only; it also swaps digits for letters, which changes what a number says).  A
+# table written apart from ours, after Boucher et al. (2021), "Bad Characters": which of
+# its look-alikes our table misses is what `--recipe textattack-homoglyphs` measures.
+TEXTATTACK_GLYPHS = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        "\u0251\u042c\u03f2\u0501\u0435\U0001d68f\u0261\u0570\u0456\u03f3\U0001d48c\u217c"
+        "\uff4d\u0578\u043e\u0440\u051b\u2c85\u0455\U0001d69d\u057d\u0475\u051d\u00d7"
+        "\u0443\u1d22",
+        strict=True,
+    )
+)
+
+
+def homoglyph_variants(
+    word: str, min_length: int = 4, table: dict[str, str] = HOMOGLYPHS
+) -> list[tuple[str, str]]:
+    """`word` with one letter written as its double in `table` (by default its Cyrillic
+    double), middle letters first."""
     if len(word) < min_length or not word.isalpha() or not word.isascii():
         return []
     order = sorted(range(len(word)), key=lambda i: abs(i - len(word) / 2))
-    return [(word[:i] + HOMOGLYPHS[word[i]] + word[i + 1 :], "homoglyph")
-            for i in order if word[i] in HOMOGLYPHS]  # fmt: skip
+    return [(word[:i] + table[word[i]] + word[i + 1 :], "homoglyph")
+            for i in order if word[i] in table]  # fmt: skip
+
+
+def textattack_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """`word` with one small letter written as TextAttack's homoglyph for it."""
+    return homoglyph_variants(word, min_length, TEXTATTACK_GLYPHS)
+
+
+CHARACTER_RECIPES = ("unseen-edits", "homoglyphs", "textattack-homoglyphs")
 
 
 def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> SearchAttack:
-    """unseen-edits or homoglyphs: at most one edit per word, `max_edits` per snippet."""
+    """A recipe of CHARACTER_RECIPES: at most one edit per word, `max_edits` per
+    snippet."""
     variants, name = {
         "unseen-edits": (unseen_variants, "unseen"),
         "homoglyphs": (homoglyph_variants, "homoglyph"),
+        "textattack-homoglyphs": (textattack_variants, "homoglyph"),
     }[recipe]
     transformation = LabelPreserving(
         [WordEdits(CharacterEdits(4, variants, name), name, k_per_word)], {name: max_edits}
@@ -195,7 +228,7 @@ def targets_for(args: argparse.Namespace, config: LoopConfig, base: Classifier) 
 
 def build(args: argparse.Namespace, config: LoopConfig, clf: Classifier) -> tuple[Any, int]:
     """The attack and its budget: the unseen edits, or a recipe as the loop ran it."""
-    if args.recipe in ("unseen-edits", "homoglyphs"):
+    if args.recipe in CHARACTER_RECIPES:
         return character_attack(args.recipe, args.max_edits), args.budget or 100
     spec = next((s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe), None)
     if spec is None:
@@ -208,13 +241,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
     parser.add_argument(
-        "--recipe", default="unseen-edits", help="unseen-edits, homoglyphs, or one the loop ran"
+        "--recipe",
+        default="unseen-edits",
+        help="unseen-edits, homoglyphs, textattack-homoglyphs, or one the loop ran",
     )
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     parser.add_argument("--n", type=int, default=120, help="how many targets")
     parser.add_argument("--budget", type=int, default=None, help="default: the loop's (100)")
     parser.add_argument(
-        "--max-edits", type=int, default=6, help="unseen-edits, homoglyphs: per snippet"
+        "--max-edits", type=int, default=6, help="the character recipes: edits per snippet"
     )
     parser.add_argument("--together", type=int, default=64)
     args = parser.parse_args()

@@ -74,6 +74,21 @@ def test_homoglyph_variants_look_the_same_and_differ_in_one_character(
     assert [v for v, _ in unseen.homoglyph_variants("Ship")][-1] == "\u0405hip"
 
 
+def test_every_letter_textattack_writes_is_read_as_its_letter(
+    unseen: ModuleType, tiny_model_dir: Path
+) -> None:
+    """A look-alike table written apart from ours (TextAttack's homoglyph swap): the
+    classifier's tokenizer reads each of its letters as the one it stands for, the
+    lunate sigma (which NFKC would make a sigma) included."""
+    table = unseen.TEXTATTACK_GLYPHS
+    assert sorted(table) == list("abcdefghijklmnopqrstuvwxyz")
+    assert all(not glyph.isascii() for glyph in table.values())
+    assert unseen.textattack_variants("Blood")[0] == ("Bl\u043eod", "homoglyph")
+    normalizer = Classifier.from_pretrained(tiny_model_dir).tokenizer.backend_tokenizer.normalizer
+    written = "".join(table.values())
+    assert normalizer.normalize_str(written) == "abcdefghijklmnopqrstuvwxyz"
+
+
 def test_run_records_unseen_edits_and_counts_kinds(
     unseen: ModuleType, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -24,6 +24,8 @@ DISGUISED = [
     PLAIN.replace("blood", "\u0299\u029f\u1d0f\u1d0f\u1d05"),  # small capitals
     PLAIN.replace("down", "d\u0585wn"),  # an Armenian o
     PLAIN.replace("He", "\u13bb\uab7c"),  # Cherokee capital and small letters
+    # a Latin alpha, a Coptic gamma for r and a Cyrillic ghe for r, as TextAttack writes
+    PLAIN.replace("shattered", "sh\u0251tte\u2c85ed").replace("ran", "\u0433an"),
     # what BERT's own normalizer already drops: zero-width space and joiner, soft hyphen,
     # a combining accent
     PLAIN.replace("wrist", "wr\u200bi\u200dst").replace("blood", "bl\u00adoo\u0301d"),
