@@ -2,7 +2,7 @@
 never trains on, and targets written apart from its data.
 
 usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
-       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|typos|rewording]
+       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|split-words|typos|rewording]
        [--targets eval|external] [--n 120]
        [--budget 100] [--max-edits 6]
 
@@ -28,6 +28,8 @@ on, on injurious snippets of its own test split.  Two things it does not show:
   `--recipe textattack-homoglyphs` does the same with the look-alike of each small letter
   that TextAttack's homoglyph swap uses (Armenian, Coptic, mathematical and other
   letters besides Cyrillic): a table written apart from the classifier's.
+  `--recipe split-words` cuts words in two with a space ("shat tered"), as TextBugger
+  does: a reader still reads the word, the tokenizer reads two pieces.  Same limits.
 - **Targets written apart.**  `--targets external` attacks injurious snippets of the
   loop's external set (written apart from the demo set, never trained or tuned on) that
   v0 flags, in a fixed pseudo-random order, instead of the loop's `eval-targets.json`.
@@ -36,7 +38,7 @@ on, on injurious snippets of its own test split.  Two things it does not show:
 Results are counted as still injurious without reading them: the recipes keep the label
 by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
 `docs/audits/unseen-edits.jsonl`, for the look-alikes `docs/audits/homoglyphs.jsonl` and
-`docs/audits/textattack-homoglyphs.jsonl`).
+`docs/audits/textattack-homoglyphs.jsonl`, for split words `docs/audits/split-words.jsonl`).
 Writes per version the success rate over all targets (a target the version passes
 unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
 queries per success and the kinds of the winning edits; and
@@ -174,7 +176,16 @@ def textattack_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]
     return homoglyph_variants(word, min_length, TEXTATTACK_GLYPHS)
 
 
-CHARACTER_RECIPES = ("unseen-edits", "homoglyphs", "textattack-homoglyphs")
+def split_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """`word` cut in two by a space ("bl ood"), each part two letters or more, the middle
+    cut first (TextBugger's space insertion, Li et al., 2019)."""
+    if len(word) < min_length or not word.isalpha() or not word.isascii():
+        return []
+    order = sorted(range(2, len(word) - 1), key=lambda i: abs(i - len(word) / 2))
+    return [(word[:i] + " " + word[i:], "split") for i in order]
+
+
+CHARACTER_RECIPES = ("unseen-edits", "homoglyphs", "textattack-homoglyphs", "split-words")
 
 
 def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> SearchAttack:
@@ -184,6 +195,7 @@ def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> Search
         "unseen-edits": (unseen_variants, "unseen"),
         "homoglyphs": (homoglyph_variants, "homoglyph"),
         "textattack-homoglyphs": (textattack_variants, "homoglyph"),
+        "split-words": (split_variants, "split"),
     }[recipe]
     transformation = LabelPreserving(
         [WordEdits(CharacterEdits(4, variants, name), name, k_per_word)], {name: max_edits}
@@ -243,7 +255,7 @@ def main() -> None:
     parser.add_argument(
         "--recipe",
         default="unseen-edits",
-        help="unseen-edits, homoglyphs, textattack-homoglyphs, or one the loop ran",
+        help="unseen-edits, homoglyphs, textattack-homoglyphs, split-words, or one the loop ran",
     )
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     parser.add_argument("--n", type=int, default=120, help="how many targets")

@@ -74,6 +74,18 @@ def test_homoglyph_variants_look_the_same_and_differ_in_one_character(
     assert [v for v, _ in unseen.homoglyph_variants("Ship")][-1] == "\u0405hip"
 
 
+def test_split_variants_cut_a_word_once_leaving_two_letters_each_side(
+    unseen: ModuleType,
+) -> None:
+    variants = [v for v, _ in unseen.split_variants("Wrist")]
+    assert variants == ["Wr ist", "Wri st"]  # the middle cut first
+    for variant, kind in unseen.split_variants("shattered"):
+        left, right = variant.split(" ")
+        assert kind == "split" and left + right == "shattered"
+        assert len(left) >= 2 and len(right) >= 2
+    assert unseen.split_variants("cut") == [] and unseen.split_variants("x-ray") == []
+
+
 def test_every_letter_textattack_writes_is_read_as_its_letter(
     unseen: ModuleType, tiny_model_dir: Path
 ) -> None:
