@@ -2,7 +2,8 @@
 never trains on, and targets written apart from its data.
 
 usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
-       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|split-words|typos|rewording]
+       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|split-words|reorderings|
+                 typos|rewording]
        [--targets eval|external] [--n 120]
        [--budget 100] [--max-edits 6]
 
@@ -30,6 +31,9 @@ on, on injurious snippets of its own test split.  Two things it does not show:
   letters besides Cyrillic): a table written apart from the classifier's.
   `--recipe split-words` cuts words in two with a space ("shat tered"), as TextBugger
   does: a reader still reads the word, the tokenizer reads two pieces.  Same limits.
+  `--recipe reorderings` stores two neighbouring letters swapped inside a right-to-left
+  override, which a browser shows in their first order: the screen shows the text as
+  written, the tokenizer (which drops the override) reads a swap.  Same limits.
 - **Targets written apart.**  `--targets external` attacks injurious snippets of the
   loop's external set (written apart from the demo set, never trained or tuned on) that
   v0 flags, in a fixed pseudo-random order, instead of the loop's `eval-targets.json`.
@@ -38,7 +42,8 @@ on, on injurious snippets of its own test split.  Two things it does not show:
 Results are counted as still injurious without reading them: the recipes keep the label
 by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
 `docs/audits/unseen-edits.jsonl`, for the look-alikes `docs/audits/homoglyphs.jsonl` and
-`docs/audits/textattack-homoglyphs.jsonl`, for split words `docs/audits/split-words.jsonl`).
+`docs/audits/textattack-homoglyphs.jsonl`, for split words `docs/audits/split-words.jsonl`,
+for reorderings `docs/audits/reorderings.jsonl`).
 Writes per version the success rate over all targets (a target the version passes
 unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
 queries per success and the kinds of the winning edits; and
@@ -185,7 +190,28 @@ def split_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     return [(word[:i] + " " + word[i:], "split") for i in order]
 
 
-CHARACTER_RECIPES = ("unseen-edits", "homoglyphs", "textattack-homoglyphs", "split-words")
+# a right-to-left override and the end of it, inside a left-to-right isolate and the end of
+# that: the isolate keeps two overrides with only a space between them from being laid out
+# as one ("lyi[ng] [st]iff" would show "lyist ngiff")
+LRI, RLO, PDF, PDI = "\u2066", "\u202e", "\u202c", "\u2069"
+
+
+def reorder_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """`word` with two neighbouring letters stored swapped inside a right-to-left
+    override, which shows them in their first order: "w" RLO "ir" PDF "st" shows "wrist"
+    (the reorderings of Boucher et al., 2021); each override sits in an isolate.  Middle
+    pairs first."""
+    if len(word) < min_length or not word.isalpha() or not word.isascii():
+        return []
+    pairs = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
+    order = sorted(pairs, key=lambda i: abs(i + 1 - len(word) / 2))
+    swapped = [LRI + RLO + word[i + 1] + word[i] + PDF + PDI for i in order]
+    return [(word[:i] + s + word[i + 2 :], "reorder") for i, s in zip(order, swapped, strict=True)]
+
+
+CHARACTER_RECIPES = (
+    "unseen-edits", "homoglyphs", "textattack-homoglyphs", "split-words", "reorderings"
+)  # fmt: skip
 
 
 def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> SearchAttack:
@@ -196,6 +222,7 @@ def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> Search
         "homoglyphs": (homoglyph_variants, "homoglyph"),
         "textattack-homoglyphs": (textattack_variants, "homoglyph"),
         "split-words": (split_variants, "split"),
+        "reorderings": (reorder_variants, "reorder"),
     }[recipe]
     transformation = LabelPreserving(
         [WordEdits(CharacterEdits(4, variants, name), name, k_per_word)], {name: max_edits}
@@ -255,7 +282,7 @@ def main() -> None:
     parser.add_argument(
         "--recipe",
         default="unseen-edits",
-        help="unseen-edits, homoglyphs, textattack-homoglyphs, split-words, or one the loop ran",
+        help="a recipe of CHARACTER_RECIPES, or one the loop ran",
     )
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     parser.add_argument("--n", type=int, default=120, help="how many targets")

@@ -13,7 +13,7 @@ from highstakes.attacks.candidates.typos import typo_variants
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.loop.stages import run_attack
 from highstakes.models.classifier import Classifier
-from highstakes.models.normalize import CONFUSABLES
+from highstakes.models.normalize import CONFUSABLES, reading_order
 from tests.conftest import load_benchmark
 
 
@@ -84,6 +84,16 @@ def test_split_variants_cut_a_word_once_leaving_two_letters_each_side(
         assert kind == "split" and left + right == "shattered"
         assert len(left) >= 2 and len(right) >= 2
     assert unseen.split_variants("cut") == [] and unseen.split_variants("x-ray") == []
+
+
+def test_reorder_variants_store_a_swap_that_shows_as_the_word(unseen: ModuleType) -> None:
+    variants = unseen.reorder_variants("blood")
+    assert len(variants) == 3  # "oo" is no swap
+    for variant, kind in variants:
+        assert kind == "reorder" and reading_order(variant) == "blood"
+        stored = "".join(c for c in variant if c.isalpha())
+        assert stored != "blood" and sorted(stored) == sorted("blood")  # what a tokenizer reads
+    assert unseen.reorder_variants("cut") == []
 
 
 def test_every_letter_textattack_writes_is_read_as_its_letter(

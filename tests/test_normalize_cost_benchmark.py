@@ -23,3 +23,4 @@ def test_writes_both_timings_for_the_pairs_asked(
     assert found["pairs"] == 16 and found["repeats"] == 2 and found["look_alikes"] > 100
     assert found["plain_best_ms"] > 0 and found["folding_best_ms"] > 0
     assert found["plain_best_ms"] <= found["plain_median_ms"]
+    assert found["reading_order_best_ms"] > 0

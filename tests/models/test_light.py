@@ -41,10 +41,12 @@ def long_snippets() -> list[Snippet]:
 
 def disguised_snippets() -> list[Snippet]:
     """Look-alike letters (Cyrillic o, full-width T, mathematical bold b), which both
-    scorers must fold into the plain letters (models/normalize.py)."""
+    scorers must fold into the plain letters, and letters stored swapped inside a
+    right-to-left override, which both must read in the order shown (models/normalize.py)."""
     return [
         Snippet("The ladder wobbled.", "He fell and broke his wrist.".replace("o", "\u043e")),
         Snippet("\uff34he dog lunged.", "Its teeth tore into her arm; \U0001d41blood ran."),
+        Snippet("The ice cracked.", "She went through and b\u202eor\u202cke her leg."),
     ]
 
 

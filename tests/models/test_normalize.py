@@ -12,7 +12,7 @@ from highstakes.data.demo import load_dataset, load_demo, load_external
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 from highstakes.models.embedded import minilm_folder
-from highstakes.models.normalize import CONFUSABLES, harden
+from highstakes.models.normalize import CONFUSABLES, harden, reading_order
 
 PLAIN = "He fell and shattered his wrist; blood ran down the steps."
 DISGUISED = [
@@ -72,3 +72,29 @@ def test_each_look_alike_is_one_other_letter_and_hardening_happens_once(
     assert again.tokenizer.backend_tokenizer.normalizer.__getstate__() == (
         clf.tokenizer.backend_tokenizer.normalizer.__getstate__()
     )  # not wrapped twice
+
+
+# "wrist" and "blood" with two letters stored swapped inside a right-to-left override
+# (U+202E ... U+202C): shown as written, read swapped by a tokenizer that drops the override
+REORDERED = PLAIN.replace("wrist", "w\u202eir\u202cst").replace("blood", "b\u202eol\u202cod")
+
+
+def test_letters_behind_a_direction_override_are_read_in_the_order_shown(
+    tiny_model_dir: Path,
+) -> None:
+    assert reading_order(REORDERED) == PLAIN
+    assert reading_order("\u202eknurts\u202c leg") == "strunk leg"  # a whole word reversed
+    # embeddings and isolates do not reorder Latin letters: only their marks go
+    assert reading_order("a \u202bhello\u202c b \u2067world\u2069") == "a hello b world"
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    prompt = "The ladder wobbled under him."
+    ids = clf.encode([Snippet(prompt, PLAIN), Snippet(prompt, REORDERED)], padding=False)
+    assert ids["input_ids"][0] == ids["input_ids"][1]
+    raw = AutoTokenizer.from_pretrained(minilm_folder())  # which drops the marks only
+    assert raw(REORDERED)["input_ids"] != raw(PLAIN)["input_ids"]
+
+
+def test_ordinary_text_keeps_its_order() -> None:
+    second = Path(__file__).parents[2] / "benchmarks/data/second-external/second-external.jsonl"
+    for e in load_demo() + load_external() + load_dataset(second):
+        assert reading_order(e.prompt) is e.prompt and reading_order(e.completion) is e.completion

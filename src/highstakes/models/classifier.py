@@ -1,12 +1,13 @@
 """A binary snippet classifier around any Hugging Face sequence-classification model.
 
 The prompt and completion are encoded as a text pair (`[CLS] prompt [SEP] completion
-[SEP]` for BERT-style models), after folding letters a reader cannot tell apart from plain
-ones (Cyrillic and Greek look-alikes, full-width and other compatibility forms; see
-`normalize.py`).  `score` returns the probability of the positive class
-("injurious" for the default task); the filter accepts a snippet when its score is below
-`threshold`.  Scoring is batched over length-sorted buckets so padding is small, runs
-under `torch.inference_mode`, and uses bf16 autocast on a GPU.
+[SEP]` for BERT-style models), in the order a reader sees them (directional overrides
+laid out) and after folding letters a reader cannot tell apart from plain ones (Cyrillic
+and Greek look-alikes, full-width and other compatibility forms; see `normalize.py`).
+`score` returns the probability of the positive class ("injurious" for the default
+task); the filter accepts a snippet when its score is below `threshold`.  Scoring is
+batched over length-sorted buckets so padding is small, runs under
+`torch.inference_mode`, and uses bf16 autocast on a GPU.
 
 `score_decisive` is the fast path with exact decisions: it scores in bf16 where the
 hardware has native bf16 (a GPU, or a CPU with AVX512-BF16 or AMX), then rescores in fp32
@@ -30,7 +31,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from highstakes.data.records import Snippet
 from highstakes.models.embedded import resolve
-from highstakes.models.normalize import harden
+from highstakes.models.normalize import harden, reading_order
 from highstakes.models.saved import META_FILE, POSITIVE_INDEX, log_odds
 
 # How far from the threshold (in log-odds) a fast score is not trusted and the snippet is
@@ -121,10 +122,11 @@ class Classifier:
 
     # ---- encoding and scoring -----------------------------------------------------------
     def encode(self, snippets: Sequence[Snippet], padding: bool = True) -> Any:
-        """Tokenize snippets as (prompt, completion) pairs, truncating the prompt first."""
+        """Tokenize snippets as (prompt, completion) pairs in reading order, truncating the
+        prompt first."""
         return self.tokenizer(
-            [s.prompt for s in snippets],
-            [s.completion for s in snippets],
+            [reading_order(s.prompt) for s in snippets],
+            [reading_order(s.completion) for s in snippets],
             truncation="only_first" if self.max_length else False,
             max_length=self.max_length,
             padding=padding,

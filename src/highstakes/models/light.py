@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from highstakes.models.normalize import harden
+from highstakes.models.normalize import harden, reading_order
 from highstakes.models.saved import META_FILE, POSITIVE_INDEX, cache_root, log_odds
 
 if TYPE_CHECKING:
@@ -150,7 +150,9 @@ class LightScorer:
 
     def encode(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
         """(B, T) int64 arrays, right-padded with 0 under a 0 attention mask."""
-        encodings = self.tokenizer.encode_batch(list(pairs))
+        encodings = self.tokenizer.encode_batch(
+            [(reading_order(prompt), reading_order(completion)) for prompt, completion in pairs]
+        )
         width = max(len(e.ids) for e in encodings)
         arrays = {n: np.zeros((len(encodings), width), np.int64) for n in self.input_names}
         for row, e in enumerate(encodings):

@@ -18,12 +18,17 @@ normalizer:
 
 On text without such characters both steps change nothing, so the scores of ordinary
 text do not move.  Zero-width spaces and joiners and soft hyphens (category Cf) are
-already dropped by BERT-style normalizers.  Only `tokenizers` is needed, so the
-torch-free light scorer uses this too.
+already dropped by BERT-style normalizers.
+
+A normalizer cannot move characters, so one more step runs before tokenizing, in the
+classifier and the light scorer: `reading_order` lays out text with directional overrides
+in the order a reader sees it (python-bidi).  Only `tokenizers` and python-bidi are
+needed, so the torch-free light scorer does all of this too.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -113,3 +118,22 @@ def harden(backend: Any) -> bool:
         steps.append(backend.normalizer)
     backend.normalizer = normalizers.Sequence(steps)
     return True
+
+
+# Unicode's explicit directional formatting characters (UAX #9): embeddings, overrides,
+# isolates and the characters that close them.  An override can show letters stored in one
+# order in another: "w" RLO "ir" PDF "st" shows "wrist" while a tokenizer reads "wirst"
+# (Boucher et al., 2021, call these reorderings).
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def reading_order(text: str) -> str:
+    """`text` in the order a reader sees it on a left-to-right page, without the
+    directional formatting characters: the Unicode Bidirectional Algorithm (python-bidi)
+    lays it out where there are any.  Text without them is returned as it is, so the
+    classifier reads ordinary text exactly as before."""
+    if not BIDI_CONTROLS.search(text):
+        return text
+    from bidi import get_display
+
+    return BIDI_CONTROLS.sub("", get_display(text, base_dir="L"))
