@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument(
         "--recipe",
         default="unseen-edits",
-        help="a recipe of CHARACTER_RECIPES, or one the loop ran",
+        help=f"{', '.join(CHARACTER_RECIPES)}, or one the loop ran",
     )
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     parser.add_argument("--n", type=int, default=120, help="how many targets")

@@ -107,7 +107,8 @@ def harden(backend: Any) -> bool:
     if folds_look_alikes(backend):
         return False
     # one plain-string step per look-alike: faster here than one character-class regex
-    # per Latin letter (tokenizing 1,024 demo pairs: 166 ms against 234 ms, 115 ms without)
+    # per Latin letter (an ad-hoc timing with the 118-letter table, 1,024 demo pairs: 166
+    # ms against 234 ms); benchmarks/normalize_cost.py times the steps as they are
     # a look-alike that NFKC would turn into another letter (the lunate sigmas become
     # sigmas) is folded before it
     early = {o for o in CONFUSABLES if unicodedata.normalize("NFKC", o) != o}
@@ -131,7 +132,9 @@ def reading_order(text: str) -> str:
     """`text` in the order a reader sees it on a left-to-right page, without the
     directional formatting characters: the Unicode Bidirectional Algorithm (python-bidi)
     lays it out where there are any.  Text without them is returned as it is, so the
-    classifier reads ordinary text exactly as before."""
+    classifier reads ordinary text exactly as before.  (Letters of a right-to-left script
+    in such a text come out in the order drawn, reversed from the order they are read;
+    the classifier reads English.)"""
     if not BIDI_CONTROLS.search(text):
         return text
     from bidi import get_display
