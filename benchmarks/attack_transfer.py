@@ -2,8 +2,8 @@
 never trains on, and targets written apart from its data.
 
 usage: python benchmarks/attack_transfer.py --out FILE [--project runs/demo]
-       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|split-words|reorderings|
-                 typos|rewording]
+       [--recipe unseen-edits|homoglyphs|textattack-homoglyphs|textbugger-chars|split-words|
+                 reorderings|typos|rewording]
        [--targets eval|external] [--n 120]
        [--budget 100] [--max-edits 6]
 
@@ -29,6 +29,7 @@ on, on injurious snippets of its own test split.  Two things it does not show:
   `--recipe textattack-homoglyphs` does the same with the look-alike of each small letter
   that TextAttack's homoglyph swap uses (Armenian, Coptic, mathematical and other
   letters besides Cyrillic): a table written apart from the classifier's.
+  `--recipe textbugger-chars` writes one o, l or a of a word as TextBugger's 0, 1 or @.
   `--recipe split-words` cuts words in two with a space ("shat tered"), as TextBugger
   does: a reader still reads the word, the tokenizer reads two pieces.  Same limits.
   `--recipe reorderings` stores two neighbouring letters swapped inside a right-to-left
@@ -42,8 +43,9 @@ on, on injurious snippets of its own test split.  Two things it does not show:
 Results are counted as still injurious without reading them: the recipes keep the label
 by construction, a claim checked by reading samples (`docs/audits/`; for unseen-edits,
 `docs/audits/unseen-edits.jsonl`, for the look-alikes `docs/audits/homoglyphs.jsonl` and
-`docs/audits/textattack-homoglyphs.jsonl`, for split words `docs/audits/split-words.jsonl`,
-for reorderings `docs/audits/reorderings.jsonl`).
+`docs/audits/textattack-homoglyphs.jsonl`, for TextBugger's characters
+`docs/audits/textbugger-chars.jsonl`, for split words `docs/audits/split-words.jsonl`, for
+reorderings `docs/audits/reorderings.jsonl`).
 Writes per version the success rate over all targets (a target the version passes
 unedited counts too, as in the loop's report) with a 95% Clopper-Pearson interval,
 queries per success and the kinds of the winning edits; and
@@ -181,6 +183,16 @@ def textattack_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]
     return homoglyph_variants(word, min_length, TEXTATTACK_GLYPHS)
 
 
+# TextBugger's visually similar characters (Li et al., 2019: "o" as "0", "l" as "1", "a"
+# as "@"); unseen-edits' `lookalike` kind uses digits for more letters, never "@"
+TEXTBUGGER_CHARS = {"o": "0", "l": "1", "a": "@"}
+
+
+def textbugger_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
+    """`word` with one of its o, l or a written as TextBugger writes it, middle first."""
+    return [(v, "sub-c") for v, _ in homoglyph_variants(word, min_length, TEXTBUGGER_CHARS)]
+
+
 def split_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     """`word` cut in two by a space ("bl ood"), each part two letters or more, the middle
     cut first (TextBugger's space insertion, Li et al., 2019)."""
@@ -210,7 +222,8 @@ def reorder_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
 
 
 CHARACTER_RECIPES = (
-    "unseen-edits", "homoglyphs", "textattack-homoglyphs", "split-words", "reorderings"
+    "unseen-edits", "homoglyphs", "textattack-homoglyphs", "textbugger-chars", "split-words",
+    "reorderings",
 )  # fmt: skip
 
 
@@ -221,6 +234,7 @@ def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> Search
         "unseen-edits": (unseen_variants, "unseen"),
         "homoglyphs": (homoglyph_variants, "homoglyph"),
         "textattack-homoglyphs": (textattack_variants, "homoglyph"),
+        "textbugger-chars": (textbugger_variants, "sub-c"),
         "split-words": (split_variants, "split"),
         "reorderings": (reorder_variants, "reorder"),
     }[recipe]

@@ -74,6 +74,14 @@ def test_homoglyph_variants_look_the_same_and_differ_in_one_character(
     assert [v for v, _ in unseen.homoglyph_variants("Ship")][-1] == "\u0405hip"
 
 
+def test_textbugger_variants_write_one_o_l_or_a_as_0_1_or_at(unseen: ModuleType) -> None:
+    assert unseen.textbugger_variants("Blood") == [
+        ("Bl0od", "sub-c"), ("Blo0d", "sub-c"), ("B1ood", "sub-c")
+    ]  # fmt: skip
+    assert unseen.textbugger_variants("wrist") == []  # no o, l or a
+    assert unseen.textbugger_variants("cat") == []  # short words are left alone
+
+
 def test_split_variants_cut_a_word_once_leaving_two_letters_each_side(
     unseen: ModuleType,
 ) -> None:
