@@ -61,6 +61,7 @@ import os
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,15 @@ KINDS = ("lead", "insert", "lookalike")
 LOOKALIKES = {"o": "0", "i": "1", "l": "1", "e": "3", "a": "4", "s": "5"}
 
 
+def _editable(word: str, min_length: int) -> bool:
+    """Whether the character recipes edit `word`: plain letters, `min_length` or more."""
+    return len(word) >= min_length and word.isalpha() and word.isascii()
+
+
+def _middle_first(positions: Iterable[int], centre: float) -> list[int]:
+    return sorted(positions, key=lambda i: abs(i - centre))
+
+
 def _lead(word: str) -> list[str]:
     out = []
     if len(word) >= 5:
@@ -122,9 +132,8 @@ def _inserts(word: str) -> list[str]:
 
 
 def _lookalikes(word: str) -> list[str]:
-    n = len(word)
-    order = sorted(range(n), key=lambda i: abs(i - n / 2))
-    return [word[:i] + LOOKALIKES[word[i].lower()] + word[i + 1 :] for i in order
+    return [word[:i] + LOOKALIKES[word[i].lower()] + word[i + 1 :]
+            for i in _middle_first(range(len(word)), len(word) / 2)
             if word[i].lower() in LOOKALIKES]  # fmt: skip
 
 
@@ -132,7 +141,7 @@ def unseen_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     """One-edit variants of `word` as (variant, kind), kinds interleaved, none of which the
     `typos` recipe makes and none an English word; empty for short or non-alphabetic
     words."""
-    if len(word) < min_length or not word.isalpha() or not word.isascii():
+    if not _editable(word, min_length):
         return []
     by_kind = {"lead": _lead(word), "insert": _inserts(word), "lookalike": _lookalikes(word)}
     seen = {word.lower()} | {v.lower() for v, _ in typo_variants(word, min_length)}
@@ -167,15 +176,15 @@ TEXTATTACK_GLYPHS = dict(
 
 
 def homoglyph_variants(
-    word: str, min_length: int = 4, table: dict[str, str] = HOMOGLYPHS
+    word: str, min_length: int = 4, table: dict[str, str] = HOMOGLYPHS, kind: str = "homoglyph"
 ) -> list[tuple[str, str]]:
     """`word` with one letter written as its double in `table` (by default its Cyrillic
     double), middle letters first."""
-    if len(word) < min_length or not word.isalpha() or not word.isascii():
+    if not _editable(word, min_length):
         return []
-    order = sorted(range(len(word)), key=lambda i: abs(i - len(word) / 2))
-    return [(word[:i] + table[word[i]] + word[i + 1 :], "homoglyph")
-            for i in order if word[i] in table]  # fmt: skip
+    return [(word[:i] + table[word[i]] + word[i + 1 :], kind)
+            for i in _middle_first(range(len(word)), len(word) / 2)
+            if word[i] in table]  # fmt: skip
 
 
 def textattack_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
@@ -190,16 +199,16 @@ TEXTBUGGER_CHARS = {"o": "0", "l": "1", "a": "@"}
 
 def textbugger_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     """`word` with one of its o, l or a written as TextBugger writes it, middle first."""
-    return [(v, "sub-c") for v, _ in homoglyph_variants(word, min_length, TEXTBUGGER_CHARS)]
+    return homoglyph_variants(word, min_length, TEXTBUGGER_CHARS, "sub-c")
 
 
 def split_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     """`word` cut in two by a space ("bl ood"), each part two letters or more, the middle
     cut first (TextBugger's space insertion, Li et al., 2019)."""
-    if len(word) < min_length or not word.isalpha() or not word.isascii():
+    if not _editable(word, min_length):
         return []
-    order = sorted(range(2, len(word) - 1), key=lambda i: abs(i - len(word) / 2))
-    return [(word[:i] + " " + word[i:], "split") for i in order]
+    return [(word[:i] + " " + word[i:], "split")
+            for i in _middle_first(range(2, len(word) - 1), len(word) / 2)]  # fmt: skip
 
 
 # a right-to-left override and the end of it, inside a left-to-right isolate and the end of
@@ -213,31 +222,28 @@ def reorder_variants(word: str, min_length: int = 4) -> list[tuple[str, str]]:
     override, which shows them in their first order: "w" RLO "ir" PDF "st" shows "wrist"
     (the reorderings of Boucher et al., 2021); each override sits in an isolate.  Middle
     pairs first."""
-    if len(word) < min_length or not word.isalpha() or not word.isascii():
+    if not _editable(word, min_length):
         return []
     pairs = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
-    order = sorted(pairs, key=lambda i: abs(i + 1 - len(word) / 2))
-    swapped = [LRI + RLO + word[i + 1] + word[i] + PDF + PDI for i in order]
-    return [(word[:i] + s + word[i + 2 :], "reorder") for i, s in zip(order, swapped, strict=True)]
+    return [(word[:i] + LRI + RLO + word[i + 1] + word[i] + PDF + PDI + word[i + 2 :], "reorder")
+            for i in _middle_first(pairs, len(word) / 2 - 1)]  # fmt: skip
 
 
-CHARACTER_RECIPES = (
-    "unseen-edits", "homoglyphs", "textattack-homoglyphs", "textbugger-chars", "split-words",
-    "reorderings",
-)  # fmt: skip
+# The recipes made of one-word character edits: each one's variants and edit name
+CHARACTER_RECIPES = {
+    "unseen-edits": (unseen_variants, "unseen"),
+    "homoglyphs": (homoglyph_variants, "homoglyph"),
+    "textattack-homoglyphs": (textattack_variants, "homoglyph"),
+    "textbugger-chars": (textbugger_variants, "sub-c"),
+    "split-words": (split_variants, "split"),
+    "reorderings": (reorder_variants, "reorder"),
+}
 
 
 def character_attack(recipe: str, max_edits: int, k_per_word: int = 6) -> SearchAttack:
     """A recipe of CHARACTER_RECIPES: at most one edit per word, `max_edits` per
     snippet."""
-    variants, name = {
-        "unseen-edits": (unseen_variants, "unseen"),
-        "homoglyphs": (homoglyph_variants, "homoglyph"),
-        "textattack-homoglyphs": (textattack_variants, "homoglyph"),
-        "textbugger-chars": (textbugger_variants, "sub-c"),
-        "split-words": (split_variants, "split"),
-        "reorderings": (reorder_variants, "reorder"),
-    }[recipe]
+    variants, name = CHARACTER_RECIPES[recipe]
     transformation = LabelPreserving(
         [WordEdits(CharacterEdits(4, variants, name), name, k_per_word)], {name: max_edits}
     )
