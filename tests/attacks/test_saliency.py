@@ -73,3 +73,26 @@ def test_saliency_in_batches_equals_one_at_a_time(tiny_classifier: Classifier, m
         alone = word_saliency(tiny_classifier, snippet, method)
         assert [w.word for w in found] == [w.word for w in alone]
         assert [w.raw for w in found] == pytest.approx([w.raw for w in alone], rel=1e-4, abs=1e-7)
+
+
+def test_text_behind_a_direction_override_gets_the_saliency_of_what_is_shown(
+    tiny_classifier: Classifier,
+) -> None:
+    """The classifier reads "sih kcab" inside a right-to-left override as the "his back" a
+    reader sees; its saliency is of that text, placed on the stored words it is drawn
+    from."""
+    plain = Snippet(S.prompt, "The dragon's claws tore his back.")
+    stored = Snippet(S.prompt, "The dragon's claws tore \u202ekcab sih\u202c.")
+    for found in (
+        [word_saliency(tiny_classifier, s) for s in (plain, stored)],
+        word_saliency_many(tiny_classifier, [plain, stored]),
+    ):
+        seen = {w.word.text: w.raw for w in found[0] if w.word.field == "completion"}
+        got = {w.word.text: w.raw for w in found[1] if w.word.field == "completion"}
+        assert seen["his"] > 0 and seen["back"] > 0
+        assert got["sih"] == pytest.approx(seen["his"], rel=1e-4)
+        assert got["kcab"] == pytest.approx(seen["back"], rel=1e-4)
+        assert got["\u202e"] == got["\u202c"] == 0.0
+        assert [w.raw for w in found[1] if w.word.field == "prompt"] == pytest.approx(
+            [w.raw for w in found[0] if w.word.field == "prompt"], rel=1e-4
+        )

@@ -12,7 +12,7 @@ from highstakes.data.demo import load_dataset, load_demo, load_external
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import Classifier
 from highstakes.models.embedded import minilm_folder
-from highstakes.models.normalize import CONFUSABLES, harden, reading_order
+from highstakes.models.normalize import CONFUSABLES, harden, reading_order, reading_positions
 
 PLAIN = "He fell and shattered his wrist; blood ran down the steps."
 DISGUISED = [
@@ -98,3 +98,14 @@ def test_ordinary_text_keeps_its_order() -> None:
     second = Path(__file__).parents[2] / "benchmarks/data/second-external/second-external.jsonl"
     for e in load_demo() + load_external() + load_dataset(second):
         assert reading_order(e.prompt) is e.prompt and reading_order(e.completion) is e.completion
+
+
+def test_reading_positions_place_each_character_read_on_the_one_stored() -> None:
+    for text in (REORDERED, "\u202eknurts\u202c leg", "cut \u202e(kcab) sih\u202c.", PLAIN):
+        shown, positions = reading_positions(text)
+        assert shown == reading_order(text)
+        assert len(positions) == len(shown) and len(set(positions)) == len(positions)
+        for c, i in zip(shown, positions, strict=True):  # brackets in the override mirror
+            assert c == text[i] or (c in "()" and text[i] in "()")
+    assert reading_positions("\u202eknurts\u202c leg")[1][:6] == [6, 5, 4, 3, 2, 1]
+    assert reading_positions(PLAIN) == (PLAIN, list(range(len(PLAIN))))

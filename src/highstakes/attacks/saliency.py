@@ -8,7 +8,9 @@ Three methods, all on the classifier's input embeddings and the positive-class l
 - integrated-gradients: Sundararajan et al. (2017) from a zero-embedding baseline, via
   captum, with all interpolation steps in one batch.
 Token scores are summed into words (by character offsets) and divided by the largest, so
-the most salient word scores 1.0.
+the most salient word scores 1.0.  The classifier reads text with directional overrides in
+the order it is shown (`models.normalize.reading_order`), so saliency is taken on that text
+and its tokens are placed back on the stored words (`reading_positions`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from typing import Any
 
 import torch
 
-from highstakes.attacks.text import FIELDS, Word, snippet_words
+from highstakes.attacks.text import FIELDS, Field, Word, snippet_words
 from highstakes.data.records import Snippet
 from highstakes.models.classifier import POSITIVE_INDEX, Classifier
+from highstakes.models.normalize import reading_positions
+
+Positions = dict[Field, list[int]]  # per field: the stored index of each character as read
 
 
 class SaliencyMethod(StrEnum):
@@ -52,8 +57,9 @@ def _log_odds_fn(clf: Classifier, extra: dict[str, torch.Tensor]) -> Any:
 def token_saliency(
     clf: Classifier, snippet: Snippet, method: SaliencyMethod, ig_steps: int = 16
 ) -> tuple[torch.Tensor, Any]:
-    """(T,) token scores and the tokenizer's encoding (for offsets)."""
-    enc = _encode(clf, [snippet])
+    """(T,) token scores and the tokenizer's encoding (its offsets are in the text as
+    read: see `reading_positions`)."""
+    enc, _ = _encode(clf, [snippet])
     if method is not SaliencyMethod.INTEGRATED_GRADIENTS:
         return _gradient_scores(clf, enc, method)[0], enc
     from captum.attr import IntegratedGradients
@@ -70,17 +76,20 @@ def token_saliency(
     return attributions[0].sum(-1).abs().detach().float().cpu(), enc
 
 
-def _encode(clf: Classifier, snippets: Sequence[Snippet]) -> Any:
-    """(prompt, completion) pairs as the classifier reads them, padded, with offsets."""
-    return clf.tokenizer(
-        [s.prompt for s in snippets],
-        [s.completion for s in snippets],
+def _encode(clf: Classifier, snippets: Sequence[Snippet]) -> tuple[Any, list[Positions]]:
+    """(prompt, completion) pairs as the classifier reads them, padded, with offsets, and
+    where each character read lies in the stored text."""
+    laid = [{f: reading_positions(getattr(s, f)) for f in FIELDS} for s in snippets]
+    enc = clf.tokenizer(
+        [r["prompt"][0] for r in laid],
+        [r["completion"][0] for r in laid],
         truncation="only_first",
         max_length=clf.max_length,
         padding=True,
         return_offsets_mapping=True,
         return_tensors="pt",
     )
+    return enc, [{f: r[f][1] for f in FIELDS} for r in laid]
 
 
 def _model_inputs(clf: Classifier, enc: Any) -> dict[str, torch.Tensor]:
@@ -111,7 +120,9 @@ def word_saliency(
 ) -> list[WordSaliency]:
     """Saliency of every word of the prompt, then the completion (normalized to max 1)."""
     scores, enc = token_saliency(clf, snippet, method=SaliencyMethod(method), ig_steps=ig_steps)
-    return _words(snippet, scores.tolist(), enc["offset_mapping"][0].tolist(), enc.sequence_ids(0))
+    positions = {f: reading_positions(getattr(snippet, f))[1] for f in FIELDS}
+    offsets = enc["offset_mapping"][0].tolist()
+    return _words(snippet, scores.tolist(), offsets, enc.sequence_ids(0), positions)
 
 
 def word_saliency_many(
@@ -124,24 +135,29 @@ def word_saliency_many(
     rows do not mix, so each equals its snippet's own up to float rounding); integrated
     gradients one snippet at a time."""
     method = SaliencyMethod(method)
-    method = SaliencyMethod(method)
     if method is SaliencyMethod.INTEGRATED_GRADIENTS:
         return [word_saliency(clf, s, method) for s in snippets]
     out = []
     for start in range(0, len(snippets), batch_size):
         part = snippets[start : start + batch_size]
-        enc = _encode(clf, part)
+        enc, positions = _encode(clf, part)
         scores = _gradient_scores(clf, enc, method)
         for i, snippet in enumerate(part):
             offsets = enc["offset_mapping"][i].tolist()
-            out.append(_words(snippet, scores[i].tolist(), offsets, enc.sequence_ids(i)))
+            found = _words(snippet, scores[i].tolist(), offsets, enc.sequence_ids(i), positions[i])
+            out.append(found)
     return out
 
 
 def _words(
-    snippet: Snippet, scores: list[float], offsets: list[list[int]], sequence_ids: list[int | None]
+    snippet: Snippet,
+    scores: list[float],
+    offsets: list[list[int]],
+    sequence_ids: list[int | None],
+    positions: Positions,
 ) -> list[WordSaliency]:
-    """Token scores summed into the snippet's words, normalized to max 1."""
+    """Token scores summed into the snippet's stored words (a token goes to the word its
+    first character is shown from), normalized to max 1."""
     words = snippet_words(snippet)
     starts = {f: [w.start for w in words[f]] for f in FIELDS}
     raw = {f: [0.0] * len(words[f]) for f in FIELDS}
@@ -150,6 +166,7 @@ def _words(
         if seq is None or b <= a:
             continue
         field = FIELDS[seq]
+        a = positions[field][a]
         i = bisect.bisect_right(starts[field], a) - 1
         if 0 <= i < len(words[field]) and a < words[field][i].end:
             raw[field][i] += float(scores[t])

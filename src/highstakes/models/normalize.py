@@ -140,3 +140,59 @@ def reading_order(text: str) -> str:
     from bidi import get_display
 
     return BIDI_CONTROLS.sub("", get_display(text, base_dir="L"))
+
+
+# Distinct stand-ins of bidirectional class L, none mirrored: the CJK unified ideographs.
+_TAG_BASE, _TAGS = 0x4E00, 0x9FFF - 0x4E00
+
+
+def reading_positions(text: str) -> tuple[str, list[int]]:
+    """`reading_order(text)` and, for each of its characters, the index in `text` of the
+    character it shows, so that what is found in the text as read (a token's saliency) can
+    be placed on the text as stored.  Text without directional marks maps to itself.
+
+    The layout is run a second time with every left-to-right letter replaced by a distinct
+    ideograph, which has the same bidirectional class and so moves the same way; each
+    ideograph names its letter.  Other characters (spaces, digits, punctuation) are
+    matched to the nearest stored character drawn the same or mirrored."""
+    if not BIDI_CONTROLS.search(text):
+        return text, list(range(len(text)))
+    from bidi import get_display
+
+    shown = get_display(text, base_dir="L")
+    tagged = [
+        chr(_TAG_BASE + i) if i < _TAGS and unicodedata.bidirectional(c) == "L" else c
+        for i, c in enumerate(text)
+    ]
+    moved = get_display("".join(tagged), base_dir="L")
+    found = [ord(c) - _TAG_BASE if _is_tag(c, tagged) else -1 for c in moved]
+    free = sorted(set(range(len(text))) - set(found))
+    out, positions, last = [], [], 0
+    for j, c in enumerate(shown):
+        i = found[j] if j < len(found) else -1
+        if i < 0 and not BIDI_CONTROLS.match(c):
+            i = _nearest(text, free, c, last)
+        if i >= 0:
+            last = i
+        if not BIDI_CONTROLS.match(c):
+            out.append(c)
+            positions.append(max(i, 0))
+    return "".join(out), positions
+
+
+def _is_tag(c: str, tagged: list[str]) -> bool:
+    i = ord(c) - _TAG_BASE
+    return 0 <= i < len(tagged) and tagged[i] == c
+
+
+def _nearest(text: str, free: list[int], shown: str, near: int) -> int:
+    """The free stored index nearest `near` whose character is `shown` or its mirror
+    image (a bracket in a right-to-left run), taken from `free`; -1 if none."""
+    from bidi.mirror import MIRRORED
+
+    fits = [i for i in free if text[i] == shown or MIRRORED.get(text[i]) == shown]
+    if not fits:
+        return -1
+    best = min(fits, key=lambda i: abs(i - near))
+    free.remove(best)
+    return best
