@@ -1,16 +1,20 @@
 """What a reader sees is what the classifier reads: Chromium draws text with letters
 stored swapped inside a right-to-left override as it draws the plain text, and
-`reading_order` gives back the plain text (models/normalize.py)."""
+`reading_order` gives back the plain text (models/normalize.py); characters Chromium does
+not draw, the classifier does not read."""
 
 from __future__ import annotations
 
 import html
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from highstakes.data.records import Snippet
+from highstakes.models.classifier import Classifier
 from highstakes.models.normalize import reading_order
 from tests.conftest import load_benchmark
 
@@ -56,4 +60,26 @@ def test_an_override_swap_is_drawn_as_the_plain_text_and_read_as_it(browser: Any
     # the check can fail: the same swaps without the override are drawn differently
     for word, swapped in (("wrist", "wirst"), ("blood", "bolod"), ("shattered", "shatetred")):
         assert unlike(drawn(page, PLAIN.replace(word, swapped)), plain) > 200
+    page.close()
+
+
+# Boucher et al. (2021) hide edits in characters a page does not draw: zero-width spaces,
+# joiners and marks, invisible operators, soft hyphens, tag letters, variation selectors
+INVISIBLE = "\u200b\u200c\u200d\u2060\u2062\u00ad\u034f\ufe0f\u180e\ufeff\U000e0041\u200e"
+
+
+def test_characters_not_drawn_are_not_read(browser: Any, tiny_model_dir: Path) -> None:
+    clf = Classifier.from_pretrained(tiny_model_dir)
+    page = browser.new_page(viewport={"width": 900, "height": 120})
+    plain = drawn(page, PLAIN)
+    (read,) = clf.encode([Snippet("A ladder slipped.", PLAIN)], padding=False)["input_ids"]
+    for c in INVISIBLE:
+        text = PLAIN.replace("wrist", f"wr{c}ist").replace("blood", f"bl{c}ood")
+        assert unlike(drawn(page, text), plain) == 0, ascii(c)
+        ids = clf.encode([Snippet("A ladder slipped.", text)], padding=False)["input_ids"]
+        assert ids[0] == read, ascii(c)
+    # Boucher's deletions, a letter then a backspace or delete, are drawn, not erased: on
+    # the studio's page the extra letter stays in sight
+    for c in "\b\x7f":
+        assert unlike(drawn(page, PLAIN.replace("wrist", f"wrx{c}ist")), plain) > 200
     page.close()
