@@ -16,6 +16,7 @@ from highstakes.data.records import Example, Label, Snippet
 from highstakes.files import write_atomic
 from highstakes.loop import report, stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
+from highstakes.loop.head_stage import head_round
 from highstakes.loop.project import Project
 from highstakes.models.classifier import Classifier
 
@@ -134,7 +135,7 @@ class Loop:
         if key not in self.models:  # the attacks' word proposer, when it is the same LM
             self.models[key] = CausalLM.from_pretrained(spec.model)
         train = [*self.splits["train"], *self.adversarial_so_far(r)]
-        return stages.head_round(
+        return head_round(
             self.config, self.models[key], train, self.splits["valid"], self.splits["test"],
             self.external, self.project.round_dir(r) / "head", self.progress,
         )  # fmt: skip
