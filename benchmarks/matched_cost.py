@@ -15,6 +15,8 @@ Ziegler et al. (2022) made between rounds also held the filter's quality cost fi
 Only the validation split sets a threshold.  The test and external figures at both
 thresholds are recorded, not used.  Against v0 the attack is the loop's own (same
 threshold, same seeds), so its records must equal the loop's; `same_as_loop` checks it.
+`--targets external` attacks injurious external-set snippets v0 flags instead, the ones
+`attack_transfer.py --targets external` attacks (measurement only).
 
     python benchmarks/matched_cost.py --project runs/demo --out benchmarks/results/matched-cost.json
 """
@@ -34,7 +36,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import numpy as np
 import torch
 
-from attack_transfer import version_figures  # this folder's scripts
+from attack_transfer import targets_for, version_figures  # this folder's scripts
 from highstakes.data.demo import load_dataset
 from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label
@@ -80,7 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--n", type=int, default=None, help="eval targets (default: the loop's)")
+    parser.add_argument("--n", type=int, default=None, help="targets (default: the loop's)")
+    parser.add_argument("--targets", choices=("eval", "external"), default="eval")
     args = parser.parse_args()
     config = parse_config(json.loads((args.project / "config.json").read_text()))
     splits = assign_splits(load_dataset(config.data))
@@ -95,7 +98,9 @@ def main() -> None:
     records_dir = args.out.parent / f"{args.out.stem}-records"
     records_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"project": str(args.project), "seed": config.seed, "cpu": cpu_name(),
-                           "threads": torch.get_num_threads(), "versions": {}}  # fmt: skip
+                           "threads": torch.get_num_threads(), "target_set": args.targets,
+                           "versions": {}}  # fmt: skip
+    pool: list[Example] = []
     n0 = None
     for r in rounds:
         rdir = args.project / f"round-{r}"
@@ -118,7 +123,12 @@ def main() -> None:
             if spec is None:
                 continue
             n = args.n or spec.eval_targets
-            targets = [by_id[i] for i in ids][:n]
+            if args.targets == "external":  # v0 picks them, as attack_transfer.py does
+                pool = pool or targets_for(argparse.Namespace(targets="external", n=None),
+                                           config, clf)  # fmt: skip
+                targets = pool[:n]
+            else:
+                targets = [by_id[i] for i in ids][:n]
             path = records_dir / f"{name}-r{r}.jsonl"
             path.unlink(missing_ok=True)
             t0 = time.perf_counter()
@@ -127,7 +137,7 @@ def main() -> None:
                                  together=spec.together)  # fmt: skip
             figures = version_figures(records, spec.recipe)
             figures["seconds"] = round(time.perf_counter() - t0, 1)
-            if r == 0 and n == spec.eval_targets:
+            if r == 0 and n == spec.eval_targets and args.targets == "eval":
                 figures["same_as_loop"] = same_records(path, rdir / f"attack-{name}.jsonl")
             version["attacks"][f"{name}:{spec.recipe}"] = figures
             low, high = figures["success_rate_interval"]
