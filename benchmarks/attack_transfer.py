@@ -112,7 +112,9 @@ def _lead(word: str) -> list[str]:
         rest = word[1:]
         out.append(rest[0].upper() + rest[1:] if word[0].isupper() else rest)
     if word[0].lower() != word[1].lower():
-        first, second = (word[1].upper(), word[0].lower()) if word[0].isupper() else word[1::-1]
+        first, second = word[1], word[0]
+        if word[0].isupper():  # the capital stays first
+            first, second = first.upper(), second.lower()
         out.append(first + second + word[2:])
     return out
 
