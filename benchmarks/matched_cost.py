@@ -16,7 +16,8 @@ Only the validation split sets a threshold.  The test and external figures at bo
 thresholds are recorded, not used.  Against v0 the attack is the loop's own (same
 threshold, same seeds), so its records must equal the loop's; `same_as_loop` checks it.
 `--targets external` attacks injurious external-set snippets v0 flags instead, the ones
-`attack_transfer.py --targets external` attacks (measurement only).
+`attack_transfer.py --targets external` attacks (measurement only); `--set FILE ...` adds
+labeled sets to measure the thresholds on, and `--no-attacks` skips the attacks.
 
     python benchmarks/matched_cost.py --project runs/demo --out benchmarks/results/matched-cost.json
 """
@@ -84,12 +85,19 @@ def main() -> None:
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
     parser.add_argument("--n", type=int, default=None, help="targets (default: the loop's)")
     parser.add_argument("--targets", choices=("eval", "external"), default="eval")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="FILE",
+        help="more labeled sets to give recall and false-positive rate on (no attacks)",
+    )  # fmt: skip
+    parser.add_argument("--no-attacks", action="store_true", help="the thresholds' figures only")
     args = parser.parse_args()
     config = parse_config(json.loads((args.project / "config.json").read_text()))
     splits = assign_splits(load_dataset(config.data))
     sets = {"valid": labeled(splits["valid"]), "test": labeled(splits["test"])}
     if config.external is not None:
         sets["external"] = labeled(load_dataset(config.external))
+    for path in map(Path, args.set):
+        sets[path.stem] = labeled(load_dataset(path))
     rounds = sorted(
         int(p.name.split("-")[1]) for p in args.project.glob("round-*") if (p / "model").exists()
     )
@@ -120,7 +128,7 @@ def main() -> None:
             }
         clf.threshold = matched
         for name, spec in (("eval", config.attack), ("heldout", config.heldout)):
-            if spec is None:
+            if spec is None or args.no_attacks:
                 continue
             n = args.n or spec.eval_targets
             if args.targets == "external":  # v0 picks them, as attack_transfer.py does
