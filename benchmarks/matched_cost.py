@@ -104,7 +104,8 @@ def main() -> None:
     by_id = {e.id: e for part in splits.values() for e in part}
     ids = json.loads((args.project / "eval-targets.json").read_text())
     records_dir = args.out.parent / f"{args.out.stem}-records"
-    records_dir.mkdir(parents=True, exist_ok=True)
+    if not args.no_attacks:
+        records_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"project": str(args.project), "seed": config.seed, "cpu": cpu_name(),
                            "threads": torch.get_num_threads(), "target_set": args.targets,
                            "versions": {}}  # fmt: skip
