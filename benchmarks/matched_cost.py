@@ -17,7 +17,9 @@ thresholds are recorded, not used.  Against v0 the attack is the loop's own (sam
 threshold, same seeds), so its records must equal the loop's; `same_as_loop` checks it.
 `--targets external` attacks injurious external-set snippets v0 flags instead, the ones
 `attack_transfer.py --targets external` attacks (measurement only); `--set FILE ...` adds
-labeled sets to measure the thresholds on, and `--no-attacks` skips the attacks.
+labeled sets to measure the thresholds on, and `--no-attacks` skips the attacks.  Each
+attack's figures also split its successes by how surely v0 flagged the target
+(`by_v0_score`: v0's score under 0.5, or at least 0.5).
 
     python benchmarks/matched_cost.py --project runs/demo --out benchmarks/results/matched-cost.json
 """
@@ -27,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import metrics_at
-from highstakes.loop.config import parse_config
+from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.stages import build_attack, run_attack
 from highstakes.models.classifier import Classifier
 from lockstep import cpu_name
@@ -70,6 +71,19 @@ def operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
     return {"recall": m.recall, "false_positive_rate": m.false_positive_rate}
 
 
+def score_bands(
+    records: list[dict[str, Any]], v0_scores: dict[str, float], cut: float = 0.5
+) -> dict[str, list[int]]:
+    """Successes and targets among the targets v0 scores under `cut` and at or over it: a
+    target v0 barely flags falls to a small edit whatever the rounds teach."""
+    out = {f"under_{cut}": [0, 0], f"at_least_{cut}": [0, 0]}
+    for rec in records:
+        band = out[f"under_{cut}" if v0_scores[rec["target_id"]] < cut else f"at_least_{cut}"]
+        band[0] += int(not rec["flagged"] or bool(rec["found"]))
+        band[1] += 1
+    return out
+
+
 def same_records(ours: Path, loop: Path) -> bool:
     """Whether two attack record files agree, the timing aside."""
 
@@ -79,7 +93,7 @@ def same_records(ours: Path, loop: Path) -> bool:
     return loop.exists() and strip(ours) == strip(loop)
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=Path("runs/demo"))
@@ -90,7 +104,63 @@ def main() -> None:
         help="more labeled sets to give recall and false-positive rate on (no attacks)",
     )  # fmt: skip
     parser.add_argument("--no-attacks", action="store_true", help="the thresholds' figures only")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--reuse-records", action="store_true",
+        help="keep the records an earlier run of the same command left beside FILE, and "
+        "attack only the targets they lack (a run goes on where it stopped)",
+    )  # fmt: skip
+    return parser.parse_args()
+
+
+class Attacks:
+    """The loop's eval and held-out attacks, against one version after another, on the
+    same targets (the loop's eval targets, or external ones v0 flags)."""
+
+    def __init__(self, args: argparse.Namespace, config: LoopConfig, by_id: dict[str, Example]):
+        self.args, self.config, self.by_id = args, config, by_id
+        self.records_dir = args.out.parent / f"{args.out.stem}-records"
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        self.pool: list[Example] = []
+        self.v0_scores: dict[str, dict[str, float]] = {}  # per attack: v0's score of each target
+
+    def targets(self, n: int, clf: Classifier) -> list[Example]:
+        if self.args.targets == "external":  # v0 picks them, as attack_transfer.py does
+            namespace = argparse.Namespace(targets="external", n=None)
+            self.pool = self.pool or targets_for(namespace, self.config, clf)
+            return self.pool[:n]
+        ids = json.loads((self.args.project / "eval-targets.json").read_text())
+        return [self.by_id[i] for i in ids][:n]
+
+    def run(self, r: int, clf: Classifier) -> dict[str, Any]:
+        """Each attack against version `r` at `clf.threshold`: its figures by name."""
+        out = {}
+        for name, spec in (("eval", self.config.attack), ("heldout", self.config.heldout)):
+            if spec is None:
+                continue
+            n = self.args.n or spec.eval_targets
+            path = self.records_dir / f"{name}-r{r}.jsonl"
+            if not self.args.reuse_records:
+                path.unlink(missing_ok=True)
+            attack, targets = build_attack(spec, clf, {}), self.targets(n, clf)
+            records = run_attack(attack, clf, targets, spec.budget, path, f"{name}-{r}",
+                                 together=spec.together)  # fmt: skip
+            if r == 0:
+                self.v0_scores[name] = {x["target_id"]: x["original_score"] for x in records}
+            figures = version_figures(records, spec.recipe)
+            figures["seconds"] = round(sum(x["seconds"] for x in records), 1)
+            figures["by_v0_score"] = score_bands(records, self.v0_scores[name])
+            if r == 0 and n == spec.eval_targets and self.args.targets == "eval":
+                loop = self.args.project / f"round-{r}" / f"attack-{name}.jsonl"
+                figures["same_as_loop"] = same_records(path, loop)
+            out[f"{name}:{spec.recipe}"] = figures
+            low, high = figures["success_rate_interval"]
+            print(f"v{r} {name} at {clf.threshold:.4f}: {figures['succeeded']}/"
+                  f"{figures['targets']} [{low:.2f}, {high:.2f}]", flush=True)  # fmt: skip
+        return out
+
+
+def main() -> None:
+    args = arguments()
     config = parse_config(json.loads((args.project / "config.json").read_text()))
     splits = assign_splits(load_dataset(config.data))
     sets = {"valid": labeled(splits["valid"]), "test": labeled(splits["test"])}
@@ -102,56 +172,27 @@ def main() -> None:
         int(p.name.split("-")[1]) for p in args.project.glob("round-*") if (p / "model").exists()
     )
     by_id = {e.id: e for part in splits.values() for e in part}
-    ids = json.loads((args.project / "eval-targets.json").read_text())
-    records_dir = args.out.parent / f"{args.out.stem}-records"
-    if not args.no_attacks:
-        records_dir.mkdir(parents=True, exist_ok=True)
+    attacks = None if args.no_attacks else Attacks(args, config, by_id)
     out: dict[str, Any] = {"project": str(args.project), "seed": config.seed, "cpu": cpu_name(),
                            "threads": torch.get_num_threads(), "target_set": args.targets,
                            "versions": {}}  # fmt: skip
-    pool: list[Example] = []
     n0 = None
     for r in rounds:
-        rdir = args.project / f"round-{r}"
-        clf = Classifier.from_pretrained(rdir / "model")
+        clf = Classifier.from_pretrained(args.project / f"round-{r}" / "model")
         scores = {name: clf.score([e.snippet for e in ex]) for name, (ex, _) in sets.items()}
-        valid_labels = sets["valid"][1]
-        negatives = scores["valid"][valid_labels == 0]
+        negatives = scores["valid"][sets["valid"][1] == 0]
         saved = clf.threshold
         if n0 is None:  # v0: its own count of flagged harmless validation snippets
             n0 = int((negatives >= saved).sum())
         matched = saved if r == 0 else matched_threshold(negatives, n0)
         version: dict[str, Any] = {"saved_threshold": saved, "matched_threshold": matched,
-                                   "harmless_valid_flagged": n0, "attacks": {}}  # fmt: skip
+                                   "harmless_valid_flagged": n0}  # fmt: skip
         for rule, t in (("saved", saved), ("matched", matched)):
             version[rule] = {
                 name: operating_point(labels, scores[name], t) for name, (_, labels) in sets.items()
             }
         clf.threshold = matched
-        for name, spec in (("eval", config.attack), ("heldout", config.heldout)):
-            if spec is None or args.no_attacks:
-                continue
-            n = args.n or spec.eval_targets
-            if args.targets == "external":  # v0 picks them, as attack_transfer.py does
-                pool = pool or targets_for(argparse.Namespace(targets="external", n=None),
-                                           config, clf)  # fmt: skip
-                targets = pool[:n]
-            else:
-                targets = [by_id[i] for i in ids][:n]
-            path = records_dir / f"{name}-r{r}.jsonl"
-            path.unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            attack = build_attack(spec, clf, {})
-            records = run_attack(attack, clf, targets, spec.budget, path, f"{name}-{r}",
-                                 together=spec.together)  # fmt: skip
-            figures = version_figures(records, spec.recipe)
-            figures["seconds"] = round(time.perf_counter() - t0, 1)
-            if r == 0 and n == spec.eval_targets and args.targets == "eval":
-                figures["same_as_loop"] = same_records(path, rdir / f"attack-{name}.jsonl")
-            version["attacks"][f"{name}:{spec.recipe}"] = figures
-            low, high = figures["success_rate_interval"]
-            print(f"v{r} {name} at {matched:.4f}: {figures['succeeded']}/{figures['targets']} "
-                  f"[{low:.2f}, {high:.2f}]", flush=True)  # fmt: skip
+        version["attacks"] = attacks.run(r, clf) if attacks else {}
         out["versions"][f"v{r}"] = version
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

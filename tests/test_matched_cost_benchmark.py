@@ -34,3 +34,16 @@ def test_records_match_but_for_their_seconds(tmp_path: Path) -> None:
     loop.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert not matched_cost.same_records(ours, loop)
     assert not matched_cost.same_records(ours, tmp_path / "missing.jsonl")
+
+
+def test_successes_by_how_surely_v0_flagged_the_target() -> None:
+    matched_cost = load_benchmark("matched_cost")
+    v0 = {"a": 0.2, "b": 0.9, "c": 0.6, "d": 0.4}
+    records = [
+        {"target_id": "a", "flagged": True, "found": {"score": 0.01}},  # edited past
+        {"target_id": "b", "flagged": True, "found": None},  # held
+        {"target_id": "c", "flagged": False, "found": None},  # passed unedited
+        {"target_id": "d", "flagged": True, "found": None},
+    ]
+    bands = matched_cost.score_bands(records, v0)
+    assert bands == {"under_0.5": [1, 2], "at_least_0.5": [1, 2]}
