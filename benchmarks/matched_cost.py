@@ -4,9 +4,9 @@ validation split's harmless snippets than round 0's version flags at its own.
 The loop compares versions at their saved thresholds.  Those follow the recall rule, and
 a retrained version may meet it only by flagging more harmless text (the demo's v0 / v1 /
 v2 flag 28% / 35% / 34% of the harmless validation snippets; the loop's hold keeps a later
-version from flagging fewer, not more).  A version that flags more
-is harder to attack for that reason alone, so part of the loop's drop in attack success
-may be cost, not robustness.  This script takes the cost out: for each version it sets
+version from flagging fewer, not more).  A version that flags more is harder to attack for
+that reason alone, so part of the loop's drop in attack success may be cost, not
+robustness.  This script takes the cost out: for each version it sets
 the threshold at which it flags as many harmless validation snippets as v0 does (the
 midpoint between the scores ranked n0 and n0 + 1, n0 being v0's count), reruns the loop's
 attacks on the loop's own eval targets against it, and reports both.  The comparison
@@ -75,7 +75,7 @@ def score_bands(
     records: list[dict[str, Any]], v0_scores: dict[str, float], cut: float = 0.5
 ) -> dict[str, list[int]]:
     """Successes and targets among the targets v0 scores under `cut` and at or over it: a
-    target v0 barely flags falls to a small edit whatever the rounds teach."""
+    target v0 barely flags may fall to a small edit whatever the rounds teach."""
     out = {f"under_{cut}": [0, 0], f"at_least_{cut}": [0, 0]}
     for rec in records:
         band = out[f"under_{cut}" if v0_scores[rec["target_id"]] < cut else f"at_least_{cut}"]
