@@ -41,18 +41,14 @@ import torch
 from attack_transfer import targets_for, version_figures  # this folder's scripts
 from highstakes.data.demo import load_dataset
 from highstakes.data.jsonl import read_jsonl
-from highstakes.data.records import Example, Label
+from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import metrics_at
 from highstakes.loop.config import LoopConfig, parse_config
 from highstakes.loop.stages import build_attack, run_attack
 from highstakes.models.classifier import Classifier
+from highstakes.training.trainer import labeled
 from lockstep import cpu_name
-
-
-def labeled(examples: list[Example]) -> tuple[list[Example], np.ndarray]:
-    kept = [e for e in examples if e.label in (Label.YES, Label.NO)]
-    return kept, np.array([e.label is Label.YES for e in kept], dtype=int)
 
 
 def matched_threshold(negatives: np.ndarray, n_flagged: int) -> float:

@@ -60,8 +60,13 @@ def token_saliency(
     """(T,) token scores and the tokenizer's encoding (its offsets are in the text as
     read: see `reading_positions`)."""
     enc, _ = _encode(clf, [snippet])
+    return _token_scores(clf, enc, method, ig_steps), enc
+
+
+def _token_scores(clf: Classifier, enc: Any, method: SaliencyMethod, ig_steps: int) -> torch.Tensor:
+    """(T,) token scores of a one-snippet encoding."""
     if method is not SaliencyMethod.INTEGRATED_GRADIENTS:
-        return _gradient_scores(clf, enc, method)[0], enc
+        return _gradient_scores(clf, enc, method)[0]
     from captum.attr import IntegratedGradients
 
     extra = _model_inputs(clf, enc)
@@ -73,7 +78,7 @@ def token_saliency(
         n_steps=ig_steps,
         internal_batch_size=ig_steps,
     )
-    return attributions[0].sum(-1).abs().detach().float().cpu(), enc
+    return attributions[0].sum(-1).abs().detach().float().cpu()
 
 
 def _encode(clf: Classifier, snippets: Sequence[Snippet]) -> tuple[Any, list[Positions]]:
@@ -119,8 +124,8 @@ def word_saliency(
     ig_steps: int = 16,
 ) -> list[WordSaliency]:
     """Saliency of every word of the prompt, then the completion (normalized to max 1)."""
-    scores, enc = token_saliency(clf, snippet, method=SaliencyMethod(method), ig_steps=ig_steps)
-    positions = {f: reading_positions(getattr(snippet, f))[1] for f in FIELDS}
+    enc, (positions,) = _encode(clf, [snippet])
+    scores = _token_scores(clf, enc, SaliencyMethod(method), ig_steps)
     offsets = enc["offset_mapping"][0].tolist()
     return _words(snippet, scores.tolist(), offsets, enc.sequence_ids(0), positions)
 

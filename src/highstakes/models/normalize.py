@@ -168,15 +168,14 @@ def reading_positions(text: str) -> tuple[str, list[int]]:
     found = [ord(c) - _TAG_BASE if _is_tag(c, tagged) else -1 for c in moved]
     free = sorted(set(range(len(text))) - set(found))
     out, positions, last = [], [], 0
-    for j, c in enumerate(shown):
-        i = found[j] if j < len(found) else -1
-        if i < 0 and not BIDI_CONTROLS.match(c):
+    for c, i in zip(shown, found, strict=True):
+        if BIDI_CONTROLS.match(c):
+            continue
+        if i < 0:
             i = _nearest(text, free, c, last)
-        if i >= 0:
-            last = i
-        if not BIDI_CONTROLS.match(c):
-            out.append(c)
-            positions.append(max(i, 0))
+        last = i if i >= 0 else last
+        out.append(c)
+        positions.append(max(i, 0))
     return "".join(out), positions
 
 
