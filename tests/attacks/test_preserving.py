@@ -9,7 +9,7 @@ import pytest
 
 from highstakes.attacks import recipes
 from highstakes.attacks.base import Candidate
-from highstakes.attacks.candidates.names import NameSwaps, proper_nouns
+from highstakes.attacks.candidates.names import SURNAMES, NameSwaps, proper_nouns
 from highstakes.attacks.candidates.neutral import NeutralInsertions, sentence_starts
 from highstakes.attacks.candidates.typos import CharacterEdits, is_english, typo_variants
 from highstakes.attacks.candidates.wordnet import guess_pos, synonyms, wordnet_reader
@@ -89,6 +89,24 @@ def test_proper_nouns_and_swaps_are_consistent() -> None:
     possessive = Snippet("It was late.", "The dog bit Pete's hand and Pete yelled.")
     [swap, *_] = NameSwaps().edits(possessive, "completion", 3)
     assert len(swap) == 2 and swap[0].text.endswith("'s")
+
+
+def test_people_are_not_made_places() -> None:
+    """A place cue ("from", "to") does not make a place of a name the snippet also writes
+    as a possessive, puts after a title or a given name, or that is a known surname."""
+    medic = Snippet(
+        "The medic tent smelled of iodine. Corporal Hanley was carried in on a door.",
+        "The orderly lifted his fingers from Hanley's wrist.",
+    )
+    assert proper_nouns(medic) == {"Hanley": "other"}
+    [swap, *_] = NameSwaps().edits(medic, "completion", 6)
+    assert all(e.text.removesuffix("'s") in SURNAMES for e in swap)
+    assert proper_nouns(Snippet("", "He gave up two home runs to Castillo."))["Castillo"] == "other"
+    assert proper_nouns(Snippet("", "Marshal Eben Cole rode to Cole's ranch."))["Cole"] == "other"
+    assert "Marshal" not in proper_nouns(Snippet("", "They sent for Marshal Cole."))
+    # places stay places
+    assert proper_nouns(Snippet("", "She moved to Lisbon in May."))["Lisbon"] == "place"
+    assert proper_nouns(Snippet("", "He lived on Calder Street."))["Calder"] == "place"
 
 
 def test_neutral_insertions_at_sentence_starts() -> None:

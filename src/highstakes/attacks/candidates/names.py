@@ -3,12 +3,16 @@ decide whether a snippet is injurious, so a name swap keeps the label by constru
 
 A proper noun is a capitalized word that the snippet uses at least once inside a sentence
 (not only as a sentence's first word; a given name from our lists may), never writes in
-lower case, and that is not a title, a kinship word, a weekday or a month.  Every
+lower case, and that is not a title, a kinship word, a weekday, a month or a language.  Every
 occurrence, in the prompt and the completion, is replaced at once, possessives included,
 so the story stays consistent.
 Given names we know keep their gender (pronouns elsewhere still agree); places (after
 "in", "to", "from", "at" or "near", or before "Street", "Road", ...) become other places;
-any other proper noun becomes a surname.
+any other proper noun becomes a surname.  A name that is also written as a possessive,
+follows a title or rank ("Corporal Hanley") or a given name, or is on our surname list, is
+a person wherever else it stands: "from Hanley's wrist" and "home runs to Castillo" do not
+make places of them, and a surname in place of a place reads better than a city in place
+of a person ("Nairobi's wrist").
 """
 
 from __future__ import annotations
@@ -41,13 +45,23 @@ PLACES = word_list(
     "Aberdeen Bristol Cardiff Denver Dublin Galway Hamburg Lisbon Lyon Madrid Nairobi "
     "Oslo Perth Porto Quebec Seville Tampere Toledo Utrecht Valencia Winnipeg York"
 )
-NOT_NAMES = frozenset(
+# Words before a name that make it a person's: titles, ranks and callings.
+TITLES = frozenset(
     word_list(
-        "I Mr Mrs Ms Dr Sir Madam Lady Lord Captain Sergeant Doctor Nurse Officer Father "
-        "Mother Dad Mum Mom Mama Papa Aunt Uncle Grandma Grandpa Granny Gran Sister "
-        "Brother Saint God Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
-        "January February March April May June July August September October November "
-        "December Christmas Easter English French German Spanish OK TV"
+        "Mr Mrs Ms Miss Dr Sir Madam Lady Lord Dame King Queen Prince Princess Captain "
+        "Sergeant Corporal Private Major Colonel General Lieutenant Commander Admiral "
+        "Marshal Sheriff Deputy Officer Constable PC Inspector Detective Agent Doctor Nurse "
+        "Professor Father Mother Sister Brother Aunt Uncle Saint Farmer Coach Judge Paramedic "
+        "Counselor Counsellor Decurion Pastor Reverend Mayor"
+    )
+)
+NOT_NAMES = TITLES | frozenset(
+    word_list(
+        "I Dad Mum Mom Mama Papa Grandma Grandpa Granny Gran Nana Nan Grandad Granddad "
+        "Grandmother Grandfather God Monday Tuesday Wednesday Thursday Friday Saturday "
+        "Sunday January February March April May June July August September October "
+        "November December Christmas Easter English French German Spanish Arabic Italian "
+        "Russian Chinese Japanese OK TV"
     )
 )
 PLACE_BEFORE = frozenset(["in", "to", "from", "at", "near"])
@@ -69,10 +83,11 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
     inside: set[str] = set()
     lower: set[str] = set()
     kinds: dict[str, str] = {}
+    people = set(SURNAMES)
     for field in ("prompt", "completion"):
         words = words_of(getattr(snippet, field), field)
         for i, w in enumerate(words):
-            name, _ = _bare(w.text)
+            name, suffix = _bare(w.text)
             if not name:
                 continue
             if name[0].islower():
@@ -85,12 +100,15 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
             after = words[i + 1].text if i + 1 < len(words) else ""
             if before in PLACE_BEFORE or after in PLACE_AFTER:
                 kinds.setdefault(name, "place")
+            before_bare = _bare(words[i - 1].text)[0] if i > 0 else ""
+            if suffix or before_bare in TITLES or before_bare in FEMALE or before_bare in MALE:
+                people.add(name)
     out = {}
     for name in sorted(inside):
         if name in NOT_NAMES or name.lower() in lower or len(name) < 2 or name.isupper():
             continue
         kind = "female" if name in FEMALE else "male" if name in MALE else None
-        out[name] = kind or kinds.get(name, "other")
+        out[name] = kind or ("other" if name in people else kinds.get(name, "other"))
     return out
 
 
