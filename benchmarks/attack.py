@@ -75,7 +75,8 @@ def long_snippets(n: int, words: int = 120) -> list[Snippet]:
     rng = random.Random(1)
     out = []
     for _ in range(n):
-        parts, completion = [], rng.choice(demo).completion
+        parts: list[str] = []
+        completion = rng.choice(demo).completion
         while sum(len(p.split()) for p in parts) + len(completion.split()) < words:
             parts.append(rng.choice(demo).prompt)
         prompt = " ".join(" ".join(parts).split()[: words - len(completion.split())])

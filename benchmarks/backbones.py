@@ -134,7 +134,8 @@ def finetune_mean(data: dict[str, Any], seed: int = 0) -> tuple[dict[str, Any], 
             out.append(torch.softmax(logits, -1)[:, 1].numpy())
         return np.concatenate(out)
 
-    history, best = [], (-1.0, {})
+    history: list[dict[str, Any]] = []
+    best: tuple[float, dict[str, Any]] = (-1.0, {})
     for epoch in range(cfg.epochs):
         model.train()
         order = length_grouped(np.random.permutation(len(snippets)), lengths, cfg.batch_size)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,24 +66,30 @@ TINY = Shape(layers=2, hidden=64, heads=2, intermediate=128, deberta_vocab=1000,
 
 def deberta_config(shape: Shape, attention: str) -> DebertaV2Config:
     """microsoft/deberta-v3-large's config.json, with `shape`'s sizes."""
-    return DebertaV2Config(
-        vocab_size=shape.deberta_vocab,
+    fields: dict[str, Any] = {
+        "vocab_size": shape.deberta_vocab,
         **shape.sizes(),
-        relative_attention=True,
-        position_buckets=256,
-        pos_att_type=["p2c", "c2p"],
-        norm_rel_ebd="layer_norm",
-        share_att_key=True,
-        max_relative_positions=-1,
-        position_biased_input=False,
-        type_vocab_size=0,
-        layer_norm_eps=1e-7,
-        attn_implementation=attention,
-    )
+        "relative_attention": True,
+        "position_buckets": 256,
+        "pos_att_type": ["p2c", "c2p"],
+        "norm_rel_ebd": "layer_norm",
+        "share_att_key": True,
+        "max_relative_positions": -1,
+        "position_biased_input": False,
+        "type_vocab_size": 0,
+        "layer_norm_eps": 1e-7,
+        "attn_implementation": attention,
+    }  # as a dict: the config takes more fields than its type stubs list
+    return DebertaV2Config(**fields)
 
 
 def bert_config(shape: Shape) -> BertConfig:
-    return BertConfig(vocab_size=shape.bert_vocab, **shape.sizes(), attn_implementation="sdpa")
+    fields: dict[str, Any] = {
+        "vocab_size": shape.bert_vocab,
+        **shape.sizes(),
+        "attn_implementation": "sdpa",
+    }
+    return BertConfig(**fields)
 
 
 def build_deberta(shape: Shape, device: torch.device) -> tuple[PreTrainedModel, str]:

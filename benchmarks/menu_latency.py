@@ -25,7 +25,7 @@ def _studio(clf: Classifier, lm: CausalLM) -> tuple[ScoringService, Any]:
     """The studio's menu (`build_menu`) behind a `ScoringService`, whose tool thread runs
     menus, saliency and prefetches exactly as the server's does."""
     menu = build_menu(clf, lm)
-    tools = Tools(None, "bench", clf.threshold, lambda s: clf.score(s, fast=True), menu, clf)
+    tools = Tools(None, "bench", clf.threshold, lambda s: list(clf.score(s, fast=True)), menu, clf)
     return ScoringService(tools), menu
 
 
@@ -132,10 +132,17 @@ async def _menu_latency(
     }
 
 
+def _classifier(tools: Tools) -> Classifier:
+    """The classifier behind the tools (the benchmark's always have one)."""
+    if tools.classifier is None:
+        raise ValueError(f"tools {tools.name!r} have no classifier for saliency")
+    return tools.classifier
+
+
 async def _load(service: ScoringService, s: Snippet) -> list[tuple[Field, int]]:
     """What the studio does when a snippet loads: saliency on the tool thread, then the
     prefetch of every word's menu, most salient first.  The words, most salient first."""
-    found, _ = await service.run_tool(lambda t: word_saliency(t.classifier, s))
+    found, _ = await service.run_tool(lambda t: word_saliency(_classifier(t), s))
     ranked = sorted((w for w in found if w.word.is_alpha), key=lambda w: -w.score)
     positions = [(w.word.field, w.word.index) for w in ranked]
     service.prefetch_menus("bench", s, positions)
@@ -156,7 +163,7 @@ def _words(s: Snippet) -> list[tuple[Field, int]]:
     return [
         (field, w.index)
         for field in ("prompt", "completion")
-        for w in words_of(getattr(s, field), field)  # type: ignore[arg-type]
+        for w in words_of(getattr(s, field), field)
         if w.is_alpha
     ]
 

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -52,7 +53,8 @@ def pipeline_scorer(clf: Classifier, batch_size: int) -> Scorer:
     def score(snippets: list[Snippet]) -> np.ndarray:
         inputs = [{"text": s.prompt, "text_pair": s.completion} for s in snippets]
         out = pipe(inputs, top_k=None, batch_size=batch_size, truncation=True)
-        return np.array([next(d["score"] for d in row if d["label"] == label) for row in out])
+        rows = cast(list[list[dict[str, Any]]], out)  # top_k=None: every label's score per input
+        return np.array([next(d["score"] for d in row if d["label"] == label) for row in rows])
 
     return score
 

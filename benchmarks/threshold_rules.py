@@ -90,7 +90,7 @@ def figures(scored: Scored, threshold: float) -> dict[str, Any]:
     return out
 
 
-def project_figures(project: Path, sets: dict[str, list[Any]]) -> dict[str, Any]:
+def project_figures(project: Path, sets: dict[str, tuple[list[Any], np.ndarray]]) -> dict[str, Any]:
     config = parse_config(json.loads((project / "config.json").read_text()), str(project))
     rounds = sorted(
         int(p.name.split("-")[1]) for p in project.glob("round-*") if (p / "model").exists()

@@ -116,6 +116,8 @@ def attack(args: argparse.Namespace) -> None:
     spec = next(s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe)
     clf = Classifier.from_pretrained(project / f"round-{args.round}" / "model")
     if args.split == "external":  # read for the audit only; no version is tuned on it
+        if config.external is None:
+            raise SystemExit(f"{project}: the loop's config names no external set to attack")
         pool = load_dataset(config.external)
     else:
         pool = assign_splits(load_dataset(config.data))[args.split]

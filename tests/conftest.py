@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ from highstakes.models.embedded import minilm_folder
 
 def tiny_bert_config(vocab_size: int) -> BertConfig:
     """2 layers, 32 wide: fast enough for every test, real enough to train."""
+    fields: dict[str, Any] = {"num_labels": 2}  # a field the config's type stubs do not list
     return BertConfig(
         vocab_size=vocab_size,
         hidden_size=32,
@@ -26,7 +28,7 @@ def tiny_bert_config(vocab_size: int) -> BertConfig:
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=256,
-        num_labels=2,
+        **fields,
     )
 
 

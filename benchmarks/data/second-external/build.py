@@ -38,7 +38,7 @@ def example(row: dict[str, object], writer: str) -> Example:
         Source.HANDWRITTEN, author=f"assistant-writer-{writer}",
         labelers=(f"assistant-labeler-{writer}",), created_at=WRITTEN,
     )  # fmt: skip
-    label = Label(row["label"])
+    label = Label(str(row["label"]))
     return Example(snippet.key(), snippet, label, provenance, str(row["genre"]), tags=tags)
 
 
