@@ -104,6 +104,8 @@ def test_people_are_not_made_places() -> None:
     assert proper_nouns(Snippet("", "He gave up two home runs to Castillo."))["Castillo"] == "other"
     assert proper_nouns(Snippet("", "Marshal Eben Cole rode to Cole's ranch."))["Cole"] == "other"
     assert "Marshal" not in proper_nouns(Snippet("", "They sent for Marshal Cole."))
+    goat = Snippet("A goat named Pim came to the bridge.", "The troll snatched at Pim.")
+    assert proper_nouns(goat)["Pim"] == "other"
     # places stay places
     assert proper_nouns(Snippet("", "She moved to Lisbon in May."))["Lisbon"] == "place"
     assert proper_nouns(Snippet("", "He lived on Calder Street."))["Calder"] == "place"

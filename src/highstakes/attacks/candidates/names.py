@@ -9,10 +9,10 @@ so the story stays consistent.
 Given names we know keep their gender (pronouns elsewhere still agree); places (after
 "in", "to", "from", "at" or "near", or before "Street", "Road", ...) become other places;
 any other proper noun becomes a surname.  A name that is also written as a possessive,
-follows a title or rank ("Corporal Hanley") or a given name, or is on our surname list, is
-a person wherever else it stands: "from Hanley's wrist" and "home runs to Castillo" do not
-make places of them, and a surname in place of a place reads better than a city in place
-of a person ("Nairobi's wrist").
+follows a title or rank ("Corporal Hanley"), a given name, "named" or "called", or is on
+our surname list, is a person (or an animal) wherever else it stands: "from Hanley's
+wrist" and "home runs to Castillo" do not make places of them, and a surname in place of a
+place reads better than a city in place of a person ("Nairobi's wrist").
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Sequence
 
-from highstakes.attacks.text import Edit, Field, word_list, words_of
+from highstakes.attacks.text import Edit, Field, Word, word_list, words_of
 from highstakes.data.records import Snippet
 
 FEMALE = word_list(
@@ -100,8 +101,7 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
             after = words[i + 1].text if i + 1 < len(words) else ""
             if before in PLACE_BEFORE or after in PLACE_AFTER:
                 kinds.setdefault(name, "place")
-            before_bare = _bare(words[i - 1].text)[0] if i > 0 else ""
-            if suffix or before_bare in TITLES or before_bare in FEMALE or before_bare in MALE:
+            if suffix or _person_cue(words, i):
                 people.add(name)
     out = {}
     for name in sorted(inside):
@@ -110,6 +110,14 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
         kind = "female" if name in FEMALE else "male" if name in MALE else None
         out[name] = kind or ("other" if name in people else kinds.get(name, "other"))
     return out
+
+
+def _person_cue(words: Sequence[Word], i: int) -> bool:
+    """Whether the word before words[i] makes it a person's (or an animal's) name: a title,
+    a given name ("Corporal Hanley", "Ivan Petrov"), "named" or "called".  (Not a verb after
+    it, "the well at Cresswell ran dry", nor "who", "the girl in Portsmouth who wrote".)"""
+    before = _bare(words[i - 1].text)[0] if i > 0 else ""
+    return before.lower() in ("named", "called") or any(before in s for s in (TITLES, FEMALE, MALE))
 
 
 def replacements(name: str, kind: str, taken: set[str], k: int) -> list[str]:
