@@ -54,3 +54,21 @@ def test_the_bar(audit: ModuleType, tmp_path: Path, labels: list, passes: bool) 
 def test_an_empty_file_is_not_a_recipe_audit(audit: ModuleType, tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text("")
     assert audit.recipe_audits(tmp_path) == []
+
+
+def test_an_external_attack_needs_an_external_set(audit: ModuleType, tmp_path: Path) -> None:
+    """`attack --split external` on a loop without an external set stops before loading any
+    model, naming the project."""
+    import argparse
+
+    from highstakes.loop.config import parse_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"project": str(tmp_path), "data": "demo"}))
+    recipe = parse_config({"project": str(tmp_path)}).attack.recipe
+    args = argparse.Namespace(
+        project=str(tmp_path), recipe=recipe, round=0, n=5, split="external",
+        config=None, out=str(tmp_path / "out.jsonl"),
+    )  # fmt: skip
+    with pytest.raises(SystemExit, match="names no external set"):
+        audit.attack(args)
+    assert not (tmp_path / "out.jsonl").exists()
