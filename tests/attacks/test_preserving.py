@@ -104,6 +104,8 @@ def test_people_are_not_made_places() -> None:
     assert proper_nouns(Snippet("", "He gave up two home runs to Castillo."))["Castillo"] == "other"
     assert proper_nouns(Snippet("", "Marshal Eben Cole rode to Cole's ranch."))["Cole"] == "other"
     assert "Marshal" not in proper_nouns(Snippet("", "They sent for Marshal Cole."))
+    mister = Snippet("Mr. Hanley walked in. The dog ran from Hanley.", "It bit Hanley.")
+    assert proper_nouns(mister) == {"Hanley": "other"}
     goat = Snippet("A goat named Pim came to the bridge.", "The troll snatched at Pim.")
     assert proper_nouns(goat)["Pim"] == "other"
     # places stay places

@@ -114,9 +114,12 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
 
 def _person_cue(words: Sequence[Word], i: int) -> bool:
     """Whether the word before words[i] makes it a person's (or an animal's) name: a title,
-    a given name ("Corporal Hanley", "Ivan Petrov"), "named" or "called".  (Not a verb after
-    it, "the well at Cresswell ran dry", nor "who", "the girl in Portsmouth who wrote".)"""
+    a given name ("Corporal Hanley", "Mr. Hanley", "Ivan Petrov"), "named" or "called".
+    (Not a verb after it, "the well at Cresswell ran dry", nor "who", "the girl in
+    Portsmouth who wrote".)"""
     before = _bare(words[i - 1].text)[0] if i > 0 else ""
+    if i > 1 and words[i - 1].text == "." and _bare(words[i - 2].text)[0] in TITLES:
+        return True  # "Mr. Hanley", "Dr. Varga"
     return before.lower() in ("named", "called") or any(before in s for s in (TITLES, FEMALE, MALE))
 
 
