@@ -114,13 +114,13 @@ def attack(args: argparse.Namespace) -> None:
     values = json.loads((project / "config.json").read_text())
     config = parse_config(values) if not args.config else load_config(args.config)
     spec = next(s for s in (config.attack, config.heldout) if s and s.recipe == args.recipe)
-    if args.split == "external" and config.external is None:
-        raise SystemExit(f"{project}: the loop's config names no external set to attack")
-    clf = Classifier.from_pretrained(project / f"round-{args.round}" / "model")
-    if args.split == "external" and config.external is not None:
-        pool = load_dataset(config.external)  # read for the audit only; never tuned on
+    if args.split == "external":  # read for the audit only; no version is tuned on it
+        if config.external is None:
+            raise SystemExit(f"{project}: the loop's config names no external set to attack")
+        pool = load_dataset(config.external)
     else:
         pool = assign_splits(load_dataset(config.data))[args.split]
+    clf = Classifier.from_pretrained(project / f"round-{args.round}" / "model")
     targets = pick_targets(pool, args.n, config.seed, "audit", args.recipe)
     run_attack(build_attack(spec, clf, {}), clf, targets, spec.budget, Path(args.out), "audit")
     print(
