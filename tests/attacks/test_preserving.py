@@ -106,6 +106,8 @@ def test_people_are_not_made_places() -> None:
     assert "Marshal" not in proper_nouns(Snippet("", "They sent for Marshal Cole."))
     mister = Snippet("Mr. Hanley walked in. The dog ran from Hanley.", "It bit Hanley.")
     assert proper_nouns(mister) == {"Hanley": "other"}
+    # a title's period ends no sentence: the name after it is a name
+    assert "Winifred" in proper_nouns(Snippet("", "Mrs. Winifred Ogunleye fell."))
     goat = Snippet("A goat named Pim came to the bridge.", "The troll snatched at Pim.")
     assert proper_nouns(goat)["Pim"] == "other"
     # places stay places

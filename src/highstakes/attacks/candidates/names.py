@@ -70,6 +70,8 @@ PLACE_AFTER = frozenset(
     ["Street", "Road", "Lane", "Avenue", "Square", "Bridge", "River", "Hill", "Park"]
 )
 SENTENCE_END = frozenset(".!?")
+GIVEN_NAMES = frozenset(FEMALE) | frozenset(MALE)
+NAMING = frozenset(["named", "called"])
 
 
 def _bare(word: str) -> tuple[str, str]:
@@ -94,14 +96,18 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
             if name[0].islower():
                 lower.add(name.lower())
                 continue
-            at_start = i == 0 or words[i - 1].text in SENTENCE_END or words[i - 1].text in "'\"“‘"
-            if not at_start or name in FEMALE or name in MALE:
+            before = _word_before(words, i)
+            at_start = not before or before in SENTENCE_END or before in "'\"“‘"
+            if not at_start or name in GIVEN_NAMES:
                 inside.add(name)
-            before = words[i - 1].text.lower() if i > 0 else ""
             after = words[i + 1].text if i + 1 < len(words) else ""
-            if before in PLACE_BEFORE or after in PLACE_AFTER:
+            if before.lower() in PLACE_BEFORE or after in PLACE_AFTER:
                 kinds.setdefault(name, "place")
-            if suffix or _person_cue(words, i):
+            # a person's (or an animal's) name: "Hanley's", "Corporal Hanley", "named Pim";
+            # not a verb after it ("the well at Cresswell ran dry") nor "who" ("the girl in
+            # Portsmouth who wrote"), which made people of places
+            before = _bare(before)[0]
+            if suffix or before in TITLES or before in GIVEN_NAMES or before.lower() in NAMING:
                 people.add(name)
     out = {}
     for name in sorted(inside):
@@ -112,15 +118,12 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
     return out
 
 
-def _person_cue(words: Sequence[Word], i: int) -> bool:
-    """Whether the word before words[i] makes it a person's (or an animal's) name: a title,
-    a given name ("Corporal Hanley", "Mr. Hanley", "Ivan Petrov"), "named" or "called".
-    (Not a verb after it, "the well at Cresswell ran dry", nor "who", "the girl in
-    Portsmouth who wrote".)"""
-    before = _bare(words[i - 1].text)[0] if i > 0 else ""
-    if i > 1 and words[i - 1].text == "." and _bare(words[i - 2].text)[0] in TITLES:
-        return True  # "Mr. Hanley", "Dr. Varga"
-    return before.lower() in ("named", "called") or any(before in s for s in (TITLES, FEMALE, MALE))
+def _word_before(words: Sequence[Word], i: int) -> str:
+    """The word before words[i] ("" for the first), reading past a title's period, which
+    the word splitter keeps apart: "Mr. Hanley" -> "Mr", not a sentence's end."""
+    if i > 1 and words[i - 1].text == "." and words[i - 2].text in TITLES:
+        return words[i - 2].text
+    return words[i - 1].text if i > 0 else ""
 
 
 def replacements(name: str, kind: str, taken: set[str], k: int) -> list[str]:
