@@ -106,8 +106,8 @@ def proper_nouns(snippet: Snippet) -> dict[str, str]:
             # a person's (or an animal's) name: "Hanley's", "Corporal Hanley", "named Pim";
             # not a verb after it ("the well at Cresswell ran dry") nor "who" ("the girl in
             # Portsmouth who wrote"), which made people of places
-            before = _bare(before)[0]
-            if suffix or before in TITLES or before in GIVEN_NAMES or before.lower() in NAMING:
+            cue = _bare(before)[0]
+            if suffix or cue in TITLES or cue in GIVEN_NAMES or cue.lower() in NAMING:
                 people.add(name)
     out = {}
     for name in sorted(inside):
