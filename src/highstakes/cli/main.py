@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import warnings
@@ -39,6 +40,21 @@ app.add_typer(head.app, name="head")
 app.command("calibrate")(calibrate.calibrate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(studio.app, name="studio")
+
+
+def one_line_listings(group: typer.Typer) -> None:
+    """In a command list, show each command's first paragraph as one flowing line: Typer's
+    rich help keeps a docstring's line breaks there, which leaves ragged half-lines."""
+    for info in group.registered_commands:
+        if info.short_help is None and info.callback is not None and info.callback.__doc__:
+            first = inspect.cleandoc(info.callback.__doc__).split("\n\n")[0]
+            info.short_help = " ".join(first.split())
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            one_line_listings(sub.typer_instance)
+
+
+one_line_listings(app)
 
 
 @app.callback()
