@@ -31,21 +31,22 @@ def test_every_command_explains_itself() -> None:
         assert "Usage" in result.output
 
 
-def test_command_lists_read_as_lines_not_ragged_docstrings() -> None:
-    # Typer's rich help keeps a docstring's line breaks in a command list; each listed
-    # command shows its first paragraph as one flowing line instead (on a terminal wide
-    # enough for it, all on one line)
-    from highstakes.cli.main import generate, head
+def test_help_flows_instead_of_keeping_docstring_line_breaks() -> None:
+    # Typer's rich help keeps a docstring's line breaks, in a command list and in a
+    # command's own help; each paragraph flows instead (on a terminal wide enough for it,
+    # all on one line)
+    from highstakes.cli.main import generate, head, score
 
-    for args, command in (
-        (["--help"], generate.generate_command),
-        (["head", "--help"], head.train_command),
+    for args, command, paragraph in (
+        (["--help"], generate.generate_command, 0),
+        (["head", "--help"], head.train_command, 0),
+        (["score", "--help"], score.score_command, 1),
     ):
         result = runner.invoke(app, args, env={"COLUMNS": "600"})
         assert result.exit_code == 0, args
-        first = " ".join((command.__doc__ or "").split("\n\n")[0].split())
-        assert first.count(" ") > 20  # a paragraph written over several lines
-        assert any(first in line for line in result.output.splitlines()), result.output
+        text = " ".join((command.__doc__ or "").split("\n\n")[paragraph].split())
+        assert text.count(" ") > 20  # a paragraph written over several lines
+        assert any(text in line for line in result.output.splitlines()), result.output
 
 
 def test_stats_json_counts_the_demo_set() -> None:

@@ -42,19 +42,25 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.add_typer(studio.app, name="studio")
 
 
-def one_line_listings(group: typer.Typer) -> None:
-    """In a command list, show each command's first paragraph as one flowing line: Typer's
-    rich help keeps a docstring's line breaks there, which leaves ragged half-lines."""
+def flowing_help(group: typer.Typer) -> None:
+    """Each command's help as flowing paragraphs, the first of them its line in command
+    lists: Typer's rich help keeps a docstring's line breaks, which leaves ragged
+    half-lines wherever the terminal is not as wide as the source."""
     for info in group.registered_commands:
-        if info.short_help is None and info.callback is not None and info.callback.__doc__:
-            first = inspect.cleandoc(info.callback.__doc__).split("\n\n")[0]
-            info.short_help = " ".join(first.split())
+        doc = info.callback.__doc__ if info.callback is not None else None
+        if not doc:
+            continue
+        paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n")]
+        if info.help is None:
+            info.help = "\n\n".join(paragraphs)
+        if info.short_help is None:
+            info.short_help = paragraphs[0]
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
-            one_line_listings(sub.typer_instance)
+            flowing_help(sub.typer_instance)
 
 
-one_line_listings(app)
+flowing_help(app)
 
 
 @app.callback()
