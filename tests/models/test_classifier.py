@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,16 @@ def test_aliases_resolve_to_embedded_models() -> None:
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises((OSError, ValueError, ModelNotFoundError)):
+    # not the hub's "Repo id must use alphanumeric chars" for a path that is not there,
+    # nor a tokenizer's complaint for a folder that holds no model
+    with pytest.raises(
+        ModelNotFoundError, match=re.escape(f"no model at {tmp_path / 'nope'}: there is no")
+    ):
         Classifier.from_pretrained(tmp_path / "nope")
+    with pytest.raises(ModelNotFoundError, match="no model at runs/x/model: there is no"):
+        resolve("runs/x/model")
+    with pytest.raises(ModelNotFoundError, match=r"has no config\.json"):
+        Classifier.from_pretrained(tmp_path)
 
 
 def test_fast_scores_make_the_decisions_fp32_makes(

@@ -57,4 +57,17 @@ def resolve(name: str) -> ModelRef:
         return ModelRef(str(minilm_folder()))
     if name in (GENERATOR_ALIAS, "smollm2"):
         return smollm2_ref()
-    return ModelRef(name)
+    folder = Path(name).expanduser()
+    if looks_like_path(name) and not folder.exists():
+        raise ModelNotFoundError(f"no model at {name}: there is no such folder")
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"no model at {name}: the folder has no config.json, so it is not a saved "
+            "Hugging Face model (a trained highstakes model folder has one)"
+        )
+    return ModelRef(str(folder) if name.startswith("~") else name)
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether `name` can only be a local path, not a hub id ("org/name" has one slash)."""
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or name.endswith("/")
