@@ -52,7 +52,7 @@ def test_bad_rows_name_file_line_and_field(
     message = str(info.value)
     assert f"bad.jsonl, line 3, field '{field}'" in message
     assert words in message
-    assert "nothing was imported" in message
+    assert "none of it was used" in message
 
 
 def test_wrong_encoding_names_the_line(tmp_path: Path) -> None:

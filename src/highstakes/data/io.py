@@ -77,7 +77,7 @@ class DataError(ValueError):
         more = len(problems) - MAX_PROBLEMS_SHOWN
         tail = f"\n  ... and {more} more" if more > 0 else ""
         super().__init__(
-            f"{len(problems)} problem(s) in input; nothing was imported:\n{shown}{tail}"
+            f"{len(problems)} problem(s) in input; none of it was used:\n{shown}{tail}"
         )
 
 
