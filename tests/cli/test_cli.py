@@ -231,6 +231,16 @@ def test_attack_refuses_an_unknown_recipe(tiny_model_dir: Path, tmp_path: Path) 
     assert result.exit_code == 2 and "unknown recipe 'magic'" in result.output
 
 
+def test_attack_checks_who_confirms_before_attacking(tiny_model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    args = ["attack", "--model", str(tiny_model_dir), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--confirm-with", "kept"])
+    assert result.exit_code == 2 and "--confirm-with 'kept': choose human" in result.output
+    assert "attacking" not in result.output and not out.exists()  # refused before any work
+    result = runner.invoke(app, [*args, "--threshold", "1.5"])
+    assert result.exit_code == 2 and "--threshold" in result.output and not out.exists()
+
+
 def test_progress_in_a_log_is_one_line_per_phase() -> None:
     from highstakes.cli.progress import console, progress_bar
 

@@ -25,7 +25,10 @@ def attack_command(
     out: Path = typer.Option(..., "--out", help="JSONL file for the results (label unsure)."),
     budget: int = typer.Option(200, min=1, help="Classifier queries allowed per snippet."),
     threshold: float = typer.Option(
-        None, help="Success means a score below this; default: the model's threshold."
+        None,
+        min=0.0,
+        max=1.0,
+        help="Success means a score below this; default: the model's threshold.",
     ),
     paraphraser_url: str = typer.Option(
         None, help="OpenAI-compatible endpoint for paraphrases (default: embedded SmolLM2)."
@@ -61,7 +64,12 @@ def attack_command(
     from highstakes.attacks import recipes
     from highstakes.attacks.constraints.similarity import SentenceEncoder
     from highstakes.attacks.paraphrase import EndpointParaphraser
-    from highstakes.attacks.run import attack_examples, attack_metrics, result_examples
+    from highstakes.attacks.run import (
+        PENDING_LABELERS,
+        attack_examples,
+        attack_metrics,
+        result_examples,
+    )
     from highstakes.data.demo import load_dataset
     from highstakes.data.io import write_examples
     from highstakes.data.records import Label
@@ -72,6 +80,11 @@ def attack_command(
     with user_errors():
         if recipe not in recipes.RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; choose {', '.join(recipes.RECIPES)}")
+        if confirm_with not in PENDING_LABELERS:  # checked before the attack, not after it
+            raise ValueError(
+                f"--confirm-with {confirm_with!r}: choose {', '.join(PENDING_LABELERS)} (the "
+                "loop's 'kept' labeler applies to its own label-keeping recipes, not here)"
+            )
         torch.manual_seed(seed)
         clf = Classifier.from_pretrained(model)
         limit = clf.threshold if threshold is None else threshold
