@@ -128,6 +128,16 @@ def test_evaluate_builds_the_cross_round_matrix(tmp_path: Path) -> None:
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
 
 
+def test_evaluate_reads_every_input_before_scoring(tmp_path: Path) -> None:
+    v0 = build_tiny_classifier(tmp_path / "v0", seed=0)
+    args = ["evaluate", "--model", str(v0), "--data", str(pinned_data(tmp_path))]
+    for wrong in (["--adversarial", "missing.jsonl"], ["--external", "missing.jsonl"]):
+        out = tmp_path / "eval"
+        result = runner.invoke(app, [*args, *wrong, "--out", str(out)])
+        assert result.exit_code == 2 and "no such file or folder: missing.jsonl" in result.output
+        assert "scoring with" not in result.output and not out.exists()
+
+
 def test_new_commands_explain_themselves() -> None:
     for command in ("generate", "calibrate", "evaluate"):
         result = runner.invoke(app, [command, "--help"])

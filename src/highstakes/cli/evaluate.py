@@ -53,22 +53,22 @@ def evaluate_command(
     with user_errors():
         if split not in ("train", "valid", "test"):
             raise ValueError("--split must be train, valid or test")
-        versions = _load_versions(model)
+        if external == "auto":
+            external = EXTERNAL_NAME if data == DEMO_NAME else "none"
+        # every input read (and checked) before the first model scores anything
         held_out = assign_splits(load_dataset(data))[split]
+        external_set = load_dataset(external) if external != "none" else None
+        attacks = _adversarial_sets(adversarial)
+        versions = _load_versions(model)
         metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
         curves, metrics["held_out"] = _held_out(versions, held_out, confidence)
         sections = [detection_section(curves)] if curves else []
-        if external == "auto":
-            external = EXTERNAL_NAME if data == DEMO_NAME else "none"
-        if external != "none":
+        if external_set is not None:
             metrics["external_data"] = external
-            ext_curves, metrics["external"] = _held_out(
-                versions, load_dataset(external), confidence
-            )
+            ext_curves, metrics["external"] = _held_out(versions, external_set, confidence)
             if ext_curves:
                 sections.append(detection_section(ext_curves, f"external set ({external})"))
             metrics["warnings"] = _recall_warnings(versions, metrics["external"])
-        attacks = _adversarial_sets(adversarial)
         if attacks:
             snippets = {target: [e.snippet for e in ex] for target, ex in attacks.items()}
             matrix = cross_round_matrix(versions, _ordered(snippets, versions), confidence)
