@@ -150,6 +150,9 @@ def test_read_ratings_reports_bad_rows(tmp_path: Path) -> None:
     )
     assert read_ratings(good) == [Rating(0.01, "filtered"), Rating(0.01, "same")]
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"threshold": 0.01, "preferred": "neither"}\n{"preferred": "filtered"}\n')
-    with pytest.raises(ValueError, match=r"line 1.*line 2"):
+    bad.write_text(
+        '{"threshold": 0.01, "preferred": "neither"}\n{"preferred": "filtered"}\n'
+        '{"threshold": "low", "preferred": "same"}\n'
+    )
+    with pytest.raises(ValueError, match=r"line 1.*line 2: missing 'threshold'; line 3: "):
         read_ratings(bad)

@@ -50,8 +50,8 @@ def calibrate_command(
     from highstakes.evaluation.calibration import ThresholdCalibrator, read_ratings
 
     with user_errors():
+        rated = read_ratings(ratings) if ratings is not None else None  # checked first
         clf, labels, scores, prompts = _validation_scores(model, data)
-        rated = read_ratings(ratings) if ratings is not None else None
         sample = None
         # A saved sample is used even with ratings: it measures the deployed rejection rate.
         reuse = sample_file is not None and sample_file.exists()

@@ -66,10 +66,16 @@ def read_ratings(path: str | Path) -> list[Rating]:
         problems.append(f"line {error.line}: {error.message}")
 
     for number, row in iter_jsonl(path, on_error=note):
+        missing = [key for key in ("threshold", "preferred") if key not in row]
+        if missing:
+            problems.append(f"line {number}: missing {' and '.join(map(repr, missing))}")
+            continue
         try:
             threshold, preferred = float(row["threshold"]), str(row["preferred"])
-        except (KeyError, TypeError, ValueError) as e:
-            problems.append(f"line {number}: needs a number 'threshold' and 'preferred' ({e})")
+        except (TypeError, ValueError):
+            problems.append(
+                f"line {number}: 'threshold' must be a number, got {row['threshold']!r}"
+            )
             continue
         if preferred not in PREFERENCES or not 0 < threshold <= 1:
             problems.append(
