@@ -213,13 +213,13 @@ def _print(rows: list[dict[str, Any]], report: dict[str, Any] | None, as_json: b
 def _report_table(report: dict[str, Any]) -> Table:
     limits = []
     if "head" in report:
-        limits.append(f"head {report['head_threshold']:.4g}")
+        limits.append(f"head threshold {report['head_threshold']:.4g}")
     if report["threshold"] is not None:
-        limits.append(f"classifier {report['threshold']:.4g}")
-    table = Table(title=f"filter at threshold {', '.join(limits)}", show_header=False)
+        limits.append(f"classifier threshold {report['threshold']:.4g}")
+    table = Table(title=f"filter: {', '.join(limits)}", show_header=False)
     frac = report["classifier_flops_fraction"]
     rows = [
-        ("prompts", str(report["n_prompts"])),
+        ("completions asked for", str(report["n_prompts"])),  # prompts x --n
         ("samples drawn", str(report["n_samples"])),
         ("rejection rate (first batch)", f"{report['rejection_rate']:.3f}"),
         ("samples per accepted completion", f"{report['samples_per_accepted']:.2f}"),
