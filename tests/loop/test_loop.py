@@ -162,6 +162,45 @@ def test_the_loop_seed_seeds_training_unless_train_sets_its_own() -> None:
     assert parse_config({"seed": 3}).seed == 3
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rounds": "two"}, r"x.toml: rounds must be a whole number >= 0, got 'two'"),
+        ({"train": 3}, r"x.toml: train must be a table"),
+        ({"train": {"epochs": -1}}, r"x.toml \[train\]: epochs must be a whole number >= 1"),
+        ({"train": {"learning_rate": "1e-4"}}, r"\[train\]: learning_rate must be a number > 0"),
+        ({"train": {"recall_confidence": 1}}, r"recall_confidence must be a number in \(0, 1\)"),
+        ({"retrain": {"weight_average": 1}}, r"\[retrain\]: weight_average must be a number in"),
+        ({"attack": {"options": 3}}, r"\[attack\]: options must be a table, got 3"),
+        ({"heldout": {"budget": 0}}, r"\[heldout\]: budget must be a whole number >= 1"),
+        ({"train": {"lat": "yes"}}, r"\[train\]: lat must be true or false, got 'yes'"),
+        ({"retrain": {"lat": 1}}, r"\[retrain\]: lat must be true or false \(or left out\)"),
+        ({"external": 3}, r"x.toml: external must be text \(or left out\), got 3"),
+    ],
+)
+def test_settings_of_the_wrong_kind_or_out_of_bounds_are_refused_by_name(
+    values: dict[str, object], message: str
+) -> None:
+    from highstakes.loop.config import parse_config
+
+    with pytest.raises(ValueError, match=message):
+        parse_config(values, "x.toml")
+    parse_config({"train": {"learning_rate": 1, "weight_average": 0}}, "x.toml")  # 1 is 1.0
+
+
+def test_a_bad_setting_stops_the_loop_before_it_writes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from highstakes.cli.main import app
+
+    config = tmp_path / "loop.toml"
+    config.write_text(f'project = "{tmp_path / "run"}"\n[train]\nepochs = 0\n')
+    result = CliRunner().invoke(app, ["loop", "--config", str(config)])
+    # the section is printed as written, not eaten as rich markup
+    assert result.exit_code == 2 and "loop.toml [train]: epochs must be" in result.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_replay_share_of_the_base_split() -> None:
     from highstakes.loop import stages
     from highstakes.loop.config import parse_config

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from rich.markup import escape
 
 from highstakes.cli.progress import console
 
@@ -18,5 +19,6 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (DataError, FileNotFoundError, ModelNotFoundError, ValueError, OSError) as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False, markup=True)
+        # the message's own brackets ("[train]") are text, not rich markup
+        console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, markup=True)
         raise typer.Exit(code=2) from None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,87 @@ def _nested(values: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+# Bounds on the numeric settings of the loop's own sections, whichever section holds
+# them: (lowest, highest, whether the lowest itself is allowed).  [head] and
+# [train.lat_config] check their own (`HeadConfig.check`, `LatConfig.check`).  A bad
+# value is refused before anything is written.
+AT_LEAST_ONE = (
+    "epochs", "batch_size", "patience", "budget", "train_budget", "examples_per_target",
+    "adversarial_repeat", "together",
+)  # fmt: skip
+AT_LEAST_ZERO = (
+    "rounds", "train_targets", "eval_targets", "external_targets", "matched_negatives",
+    "min_labeled", "weight_decay", "grad_clip",
+)  # fmt: skip
+BOUNDS: dict[str, tuple[float, float | None, bool]] = {
+    **dict.fromkeys(AT_LEAST_ONE, (1, None, True)),
+    **dict.fromkeys(AT_LEAST_ZERO, (0, None, True)),
+    **dict.fromkeys(("learning_rate", "poll_seconds"), (0, None, False)),
+    "max_length": (16, None, True),
+    "warmup_fraction": (0, 1, True),
+    "replay": (0, 1, False),
+    "target_recall": (0, 1, False),
+}
+# open at the top: an average with decay 1 never moves; no bound holds with confidence 1
+# (the value is whether 0 itself is allowed)
+BELOW_ONE = {"weight_average": True, "recall_confidence": False}
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        arms = [arm for arm in typing.get_args(hint) if arm is not type(None)]
+        return " or ".join(_type_name(arm) for arm in arms) + " (or left out)"
+    names = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+    return names.get(hint, "a table" if typing.get_origin(hint) is dict else str(hint))
+
+
+def _wanted(name: str, hint: Any) -> str:
+    """What setting `name` takes, in words: its type and bounds."""
+    if name in BELOW_ONE:
+        return f"a number in {'[' if BELOW_ONE[name] else '('}0, 1)"
+    if name not in BOUNDS:
+        return _type_name(hint)
+    low, high, low_allowed = BOUNDS[name]
+    if high == 1:
+        return f"a share in {'[' if low_allowed else '('}{low:g}, 1]"
+    number = "a whole number" if int in (hint, *typing.get_args(hint)) else "a number"
+    return f"{number} {'>=' if low_allowed else '>'} {low:g}"
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a TOML value can stand for a setting annotated `hint`."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arm) for arm in typing.get_args(hint))
+    if hint is Any or (isinstance(hint, type) and is_dataclass(hint)):
+        return True  # built (and checked) on its own
+    if hint is float:  # TOML writes 1 and 1.0 alike
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+def _within(name: str, value: Any) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return True  # not a number (None, text): nothing to bound
+    if name in BELOW_ONE:
+        return (value >= 0 if BELOW_ONE[name] else value > 0) and value < 1
+    low, high, low_allowed = BOUNDS.get(name, (-float("inf"), None, True))
+    above = value >= low if low_allowed else value > low
+    return above and (high is None or value <= high)
+
+
+def check_values(kind: type, values: dict[str, Any], where: str) -> None:
+    """Each value given is of its setting's type and, in the loop's own sections, within
+    its bounds (`BOUNDS`)."""
+    hints = typing.get_type_hints(kind)
+    bounded = kind in (LoopConfig, TrainConfig, RetrainConfig, AttackConfig, StudioConfig)
+    for name, value in values.items():
+        if not (_fits(value, hints[name]) and (not bounded or _within(name, value))):
+            raise ValueError(f"{where}: {name} must be {_wanted(name, hints[name])}, got {value!r}")
+
+
 def _build(kind: type, values: dict[str, Any], where: str) -> Any:
     if kind is TrainConfig:
         values = _nested(values, where)
@@ -144,6 +227,7 @@ def _build(kind: type, values: dict[str, Any], where: str) -> Any:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {sorted(known)}")
+    check_values(kind, values, where)
     try:
         return kind(**values)
     except (TypeError, ValueError) as exc:  # a missing or unknown argument, a bad value
@@ -154,32 +238,20 @@ def parse_config(values: dict[str, Any], where: str = "config") -> LoopConfig:
     top = {k: v for k, v in values.items() if k not in SECTIONS}
     if "seed" in top and isinstance(values.get("train", {}), dict):  # [train] seed: its own
         values = {**values, "train": {"seed": top["seed"], **values.get("train", {})}}
+    for k, v in values.items():
+        if k in SECTIONS and not isinstance(v, dict):
+            raise ValueError(f"{where}: {k} must be a table ([{k}] and its settings), got {v!r}")
     sections = {
         k: _build(SECTIONS[k], v, f"{where} [{k}]") for k, v in values.items() if k in SECTIONS
     }
     config: LoopConfig = _build(LoopConfig, {**top, **sections}, where)
-    if config.rounds < 0:
-        raise ValueError(f"{where}: rounds must be >= 0")
     for section, spec in (("attack", config.attack), ("heldout", config.heldout)):
-        if spec is not None and (not isinstance(spec.together, int) or spec.together < 1):
-            raise ValueError(f"{where} [{section}]: together must be a whole number >= 1")
-        n = spec.external_targets if spec is not None else 0
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"{where} [{section}]: external_targets must be a whole number >= 0")
-        if n and not config.external:
+        if spec is not None and spec.external_targets and not config.external:
             raise ValueError(
                 f"{where} [{section}]: external_targets needs an external set (external = ...)"
             )
     if config.retrain.mode not in ("warm-start", "scratch"):
         raise ValueError(f"{where} [retrain]: mode must be warm-start or scratch")
-    replay = config.retrain.replay
-    if isinstance(replay, bool) or not isinstance(replay, int | float) or not 0 < replay <= 1:
-        raise ValueError(f"{where} [retrain]: replay must be a share in (0, 1], got {replay!r}")
-    if not isinstance(config.retrain.hold_flag_rate, bool):
-        raise ValueError(f"{where} [retrain]: hold_flag_rate must be true or false")
-    for section, flag in (("train", config.train.lat), ("retrain", config.retrain.lat)):
-        if flag is not None and not isinstance(flag, bool):
-            raise ValueError(f"{where} [{section}]: lat must be true or false, got {flag!r}")
     try:
         config.train.lat_config.check()
     except ValueError as exc:
