@@ -51,3 +51,38 @@ def append_lines(path: Path, records: Sequence[dict[str, Any]]) -> None:
         f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         f.flush()
         os.fsync(f.fileno())
+
+
+# settings a resumed run may change: the folder's own name, and how many rounds to run
+# (a finished loop extended by more rounds resumes where it ended)
+RESUMABLE_CHANGES = frozenset({"project", "rounds"})
+
+
+def settings_changed(before: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
+    """The settings (dotted, "train.epochs") that two saved loop configurations both hold
+    with different values; a setting only one of them has (added in a later version of
+    highstakes) is not counted."""
+    changed = []
+    for key in sorted(set(before) & set(now)):
+        name = prefix + key
+        if isinstance(before[key], dict) and isinstance(now[key], dict):
+            changed += settings_changed(before[key], now[key], name + ".")
+        elif before[key] != now[key] and name not in RESUMABLE_CHANGES:
+            changed.append(f"{name} {before[key]!r} -> {now[key]!r}")
+    return changed
+
+
+def check_resumable(root: Path, config: dict[str, Any]) -> None:
+    """Refuse to resume a project run with other settings: its finished stages would be
+    kept and mixed with the new ones."""
+    saved = root / "config.json"
+    if not saved.exists():
+        return
+    changed = settings_changed(json.loads(saved.read_text()), config)
+    if changed:
+        shown = "; ".join(changed[:6]) + ("; ..." if len(changed) > 6 else "")
+        raise ValueError(
+            f"{root} holds a loop run with other settings ({shown}); resuming it would mix "
+            "the stages it finished with the new settings: give another project folder, "
+            "or delete this one to start over"
+        )

@@ -17,7 +17,7 @@ from highstakes.files import write_atomic
 from highstakes.loop import report, stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.head_stage import head_round
-from highstakes.loop.project import Project
+from highstakes.loop.project import Project, check_resumable
 from highstakes.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,9 @@ class Loop:
         self.external = load_dataset(config.external) if config.external else []
         self.by_id = {e.id: e for split in self.splits.values() for e in split}
         self.models: dict[str, Any] = {}
-        write_atomic(
-            self.project.root / "config.json", json.dumps(asdict(config), indent=2, default=str)
-        )
+        settings = json.loads(json.dumps(asdict(config), default=str))
+        check_resumable(self.project.root, settings)
+        write_atomic(self.project.root / "config.json", json.dumps(settings, indent=2))
 
     # ---- paths and versions ------------------------------------------------------------
     def model_dir(self, round_: int) -> Path:
