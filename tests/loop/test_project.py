@@ -25,6 +25,8 @@ def test_a_project_run_with_other_settings_is_not_resumed(tmp_path: Path) -> Non
     check_resumable(tmp_path, _saved(config))  # the same run, resumed
     longer = replace(config, rounds=4, project="elsewhere")  # more rounds extend the run
     check_resumable(tmp_path, _saved(longer))
+    moved = replace(config, studio=replace(config.studio, database_url="postgresql://x/y"))
+    check_resumable(tmp_path, _saved(moved))  # the studio's database moved
     other = replace(config, train=replace(config.train, epochs=7), seed=5)
     with pytest.raises(ValueError, match=r"other settings \(seed 0 -> 5; train.epochs 6 -> 7\)"):
         check_resumable(tmp_path, _saved(other))

@@ -53,9 +53,10 @@ def append_lines(path: Path, records: Sequence[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-# settings a resumed run may change: the folder's own name, and how many rounds to run
-# (a finished loop extended by more rounds resumes where it ended)
-RESUMABLE_CHANGES = frozenset({"project", "rounds"})
+# settings a resumed run may change: the folder's own name, how many rounds to run (a
+# finished loop extended by more rounds resumes where it ended), and where and how often
+# the studio's database is read (the people's work moves with it)
+RESUMABLE_CHANGES = frozenset({"project", "rounds", "studio.database_url", "studio.poll_seconds"})
 
 
 def settings_changed(before: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
