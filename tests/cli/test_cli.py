@@ -110,11 +110,14 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
             "64",
             "--select",
             "high_recall_auroc",
+            "--weight-average",
+            "0.9",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "AUROC" in result.output
-    assert Classifier.from_pretrained(out).metadata["config"]["select"] == "high_recall_auroc"
+    saved = Classifier.from_pretrained(out).metadata["config"]
+    assert saved["select"] == "high_recall_auroc" and saved["weight_average"] == 0.9
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"]["auroc"] <= 1
     assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["model"]  # no checkpoint

@@ -102,6 +102,13 @@ def train_command(
     batch_size: int = typer.Option(32, min=1, help="Examples per optimizer step."),
     learning_rate: float = typer.Option(5e-5, "--lr", min=0.0, help="Peak learning rate."),
     max_length: int = typer.Option(160, min=16, help="Token limit per snippet pair."),
+    weight_average: float = typer.Option(
+        0.0,
+        min=0.0,
+        max=0.9999,
+        help="Evaluate and keep an exponential moving average of the weights with this decay "
+        "(0: off; the demo's 0.995 averages over about 200 steps).",
+    ),
     focal_gamma: float = typer.Option(
         0.0, min=0.0, help="Focal loss: weigh each example by (1 - p_true)^gamma; 0 = plain."
     ),
@@ -153,6 +160,7 @@ def train_command(
         batch_size=batch_size,
         learning_rate=learning_rate,
         max_length=max_length,
+        weight_average=weight_average,
         focal_gamma=focal_gamma,
         sift=sift,
         lat=lat,
