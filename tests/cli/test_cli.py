@@ -49,6 +49,14 @@ def test_help_flows_instead_of_keeping_docstring_line_breaks() -> None:
         assert any(text in line for line in result.output.splitlines()), result.output
 
 
+def test_paths_in_messages_are_printed_as_written(tmp_path: Path) -> None:
+    # rich would read "[test]" as a style tag and drop it
+    out = tmp_path / "[test] split.jsonl"
+    result = runner.invoke(app, ["data", "export", str(out), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    assert "[test] split.jsonl" in result.output.replace("\n", "")
+
+
 def test_stats_json_counts_the_demo_set() -> None:
     result = runner.invoke(app, ["data", "stats", "--json"])
     assert result.exit_code == 0

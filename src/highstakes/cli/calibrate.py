@@ -177,4 +177,6 @@ def _print(summary: dict[str, Any], out: Path, saved: bool) -> None:
     ):
         table.add_row(name, fmt(value))
     console.print(table)
-    console.print(f"report: {out / 'report.html'}" + ("; threshold saved" if saved else ""))
+    console.print(
+        f"report: {out / 'report.html'}" + ("; threshold saved" if saved else ""), markup=False
+    )

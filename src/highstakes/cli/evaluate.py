@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
@@ -170,7 +171,9 @@ def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
                 continue
             groups[e.provenance.target_version or path.stem].append(e)
     if n_unconfirmed:
-        console.print(f"left out {n_unconfirmed} adversarial examples not labeled 'yes'")
+        console.print(
+            f"left out {n_unconfirmed} adversarial examples not labeled 'yes'", markup=False
+        )
     return dict(groups)
 
 
@@ -199,8 +202,8 @@ def _print(metrics: dict[str, Any], out: Path) -> None:
             )
         console.print(table)
     for warning in metrics.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    console.print(f"report: {out / 'report.html'}")
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    console.print(f"report: {out / 'report.html'}", markup=False)
 
 
 def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
@@ -35,13 +36,14 @@ def _run(config: Any) -> None:
     console.print(table)
     for matrix_table in _matrix_tables(paths["details"]):
         console.print(matrix_table)
-    console.print(f"Labeler of attack results: [bold]{config.label.labeler}[/bold]")
+    console.print(f"Labeler of attack results: [bold]{escape(config.label.labeler)}[/bold]")
     for warning in [report.warning_for(config.label.labeler), *report.external_warnings(rounds)]:
         if warning:
-            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     console.print(
         f"Report: {paths['html']} and {paths['json']}  ({time.perf_counter() - t0:.0f} s)",
         highlight=False,
+        markup=False,
     )
 
 

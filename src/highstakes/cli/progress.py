@@ -79,6 +79,8 @@ def _line_per_phase() -> UpdateFn:
             took = now - started[phase]
             count = "" if total <= 1 else f" {done}/{total}"
             duration = f" ({took:.0f} s)" if took >= 0.5 else ""  # not for one-off notes
-            console.print(f"{stamp} {phase}{count}{duration}", highlight=False, soft_wrap=True)
+            console.print(
+                f"{stamp} {phase}{count}{duration}", highlight=False, soft_wrap=True, markup=False
+            )
 
     return update

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from highstakes.cli.errors import user_errors
 from highstakes.cli.progress import console
@@ -58,7 +59,7 @@ def serve(
         engine.dispose()
     console.print(f"Studio at [bold]http://{host}:{port}/[/bold]  (serving {started.version})")
     if started.imported:
-        console.print(f"Imported {started.imported} snippets from {data}.")
+        console.print(f"Imported {started.imported} snippets from {data}.", markup=False)
     if started.admin_password:
         console.print(
             f"First admin login: user [bold]admin[/bold], password "
@@ -99,7 +100,7 @@ def add_user(
         accounts.create_user(session, username, chosen, role)
         session.commit()
     shown = "" if password else f" with password [bold]{chosen}[/bold]"
-    console.print(f"Created {role} [bold]{username}[/bold]{shown}.")
+    console.print(f"Created {role} [bold]{escape(username)}[/bold]{escape(shown)}.")
 
 
 def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
