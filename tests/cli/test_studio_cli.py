@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from highstakes.cli.main import app
+from highstakes.store import accounts
 from highstakes.store.db import make_engine, session_factory
 from highstakes.store.tables import RatingPair, SnippetRow, User
 
@@ -29,6 +30,12 @@ def test_studio_admin_commands(tmp_path: Path) -> None:
     made = runner.invoke(app, ["studio", "--db", url, "add-user", "maria", "--role", "attacker"])
     assert made.exit_code == 0, made.output
     assert "password" in made.output and _count(url, User) == 1
+    # the made password is shown as it is, and it logs in
+    shown = made.output.split("with password ")[1].split()[0].removesuffix(".")
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        assert accounts.authenticate(session, "maria", shown) is not None
+    engine.dispose()
     again = runner.invoke(app, ["studio", "--db", url, "add-user", "maria", "--role", "rater"])
     assert again.exit_code == 2 and "taken" in again.output
     bad_role = runner.invoke(app, ["studio", "--db", url, "add-user", "jo", "--role", "boss"])

@@ -99,8 +99,8 @@ def add_user(
     with user_errors(), _session(ctx.obj) as session:
         accounts.create_user(session, username, chosen, role)
         session.commit()
-    shown = "" if password else f" with password [bold]{chosen}[/bold]"
-    console.print(f"Created {role} [bold]{escape(username)}[/bold]{escape(shown)}.")
+    shown = "" if password else f" with password [bold]{escape(chosen)}[/bold]"
+    console.print(f"Created {escape(role)} [bold]{escape(username)}[/bold]{shown}.")
 
 
 def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
