@@ -177,6 +177,4 @@ def _print(summary: dict[str, Any], out: Path, saved: bool) -> None:
     ):
         table.add_row(name, fmt(value))
     console.print(table)
-    console.print(
-        f"report: {out / 'report.html'}" + ("; threshold saved" if saved else ""), markup=False
-    )
+    console.print(f"report: {out / 'report.html'}" + ("; threshold saved" if saved else ""))

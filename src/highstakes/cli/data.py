@@ -37,9 +37,7 @@ def import_command(
         src = Source(default_source) if default_source else None
         examples = read_examples(source, fmt, default_source=src)
         added, skipped = merge_into(into, examples)
-    console.print(
-        f"imported {added} example(s) into {into} ({skipped} already there)", markup=False
-    )
+    console.print(f"imported {added} example(s) into {into} ({skipped} already there)")
 
 
 @app.command("export")
@@ -62,7 +60,7 @@ def export_command(
                 raise ValueError(f"unknown split {split!r}; choose train, valid or test")
             examples = parts[split]
         write_examples(out, examples, fmt)
-    console.print(f"wrote {len(examples)} example(s) to {out}", markup=False)
+    console.print(f"wrote {len(examples)} example(s) to {out}")
 
 
 @app.command("stats")

@@ -171,9 +171,7 @@ def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
                 continue
             groups[e.provenance.target_version or path.stem].append(e)
     if n_unconfirmed:
-        console.print(
-            f"left out {n_unconfirmed} adversarial examples not labeled 'yes'", markup=False
-        )
+        console.print(f"left out {n_unconfirmed} adversarial examples not labeled 'yes'")
     return dict(groups)
 
 
@@ -202,8 +200,8 @@ def _print(metrics: dict[str, Any], out: Path) -> None:
             )
         console.print(table)
     for warning in metrics.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    console.print(f"report: {out / 'report.html'}", markup=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, markup=True)
+    console.print(f"report: {out / 'report.html'}")
 
 
 def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:

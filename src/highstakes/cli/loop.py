@@ -36,14 +36,17 @@ def _run(config: Any) -> None:
     console.print(table)
     for matrix_table in _matrix_tables(paths["details"]):
         console.print(matrix_table)
-    console.print(f"Labeler of attack results: [bold]{escape(config.label.labeler)}[/bold]")
+    console.print(
+        f"Labeler of attack results: [bold]{escape(config.label.labeler)}[/bold]", markup=True
+    )
     for warning in [report.warning_for(config.label.labeler), *report.external_warnings(rounds)]:
         if warning:
-            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+            console.print(
+                f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, markup=True
+            )
     console.print(
         f"Report: {paths['html']} and {paths['json']}  ({time.perf_counter() - t0:.0f} s)",
         highlight=False,
-        markup=False,
     )
 
 

@@ -19,7 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(stderr=True)
+# markup off: paths, names and messages print as written ("[test] split.jsonl"); the
+# few lines that style themselves pass markup=True and escape what they interpolate
+console = Console(stderr=True, markup=False)
 if not console.is_terminal and "COLUMNS" not in os.environ:
     console.width = 160  # a log is read in an editor: let tables keep their columns
 UpdateFn = Callable[[str, int, int], None]
@@ -79,8 +81,6 @@ def _line_per_phase() -> UpdateFn:
             took = now - started[phase]
             count = "" if total <= 1 else f" {done}/{total}"
             duration = f" ({took:.0f} s)" if took >= 0.5 else ""  # not for one-off notes
-            console.print(
-                f"{stamp} {phase}{count}{duration}", highlight=False, soft_wrap=True, markup=False
-            )
+            console.print(f"{stamp} {phase}{count}{duration}", highlight=False, soft_wrap=True)
 
     return update

@@ -80,7 +80,7 @@ def score_command(
     ]
     if out:
         out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        console.print(f"wrote {len(lines)} scored rows to {out}", markup=False)
+        console.print(f"wrote {len(lines)} scored rows to {out}")
     else:
         typer.echo("\n".join(lines))
 

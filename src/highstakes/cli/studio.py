@@ -57,13 +57,17 @@ def serve(
         engine = make_engine(db)
         started = bootstrap(engine, model, load_dataset(data))
         engine.dispose()
-    console.print(f"Studio at [bold]http://{host}:{port}/[/bold]  (serving {started.version})")
+    console.print(
+        f"Studio at [bold]http://{host}:{port}/[/bold]  (serving {escape(started.version)})",
+        markup=True,
+    )
     if started.imported:
-        console.print(f"Imported {started.imported} snippets from {data}.", markup=False)
+        console.print(f"Imported {started.imported} snippets from {data}.")
     if started.admin_password:
         console.print(
             f"First admin login: user [bold]admin[/bold], password "
-            f"[bold]{started.admin_password}[/bold] (shown once; add users on /admin)"
+            f"[bold]{escape(started.admin_password)}[/bold] (shown once; add users on /admin)",
+            markup=True,
         )
     settings = StudioSettings(database_url=db, model_dir=str(model), menu_lm=menu_lm)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
@@ -100,7 +104,7 @@ def add_user(
         accounts.create_user(session, username, chosen, role)
         session.commit()
     shown = "" if password else f" with password [bold]{escape(chosen)}[/bold]"
-    console.print(f"Created {escape(role)} [bold]{escape(username)}[/bold]{shown}.")
+    console.print(f"Created {escape(role)} [bold]{escape(username)}[/bold]{shown}.", markup=True)
 
 
 def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
