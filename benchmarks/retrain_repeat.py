@@ -38,6 +38,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from highstakes.data.demo import load_dataset
 from highstakes.data.io import read_examples
+from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.loop import stages, thresholds
 from highstakes.loop.config import LoopConfig, demo_config, load_config
@@ -47,11 +48,15 @@ FIGURES = ("valid_auroc", "valid_high_recall_auroc", "valid_threshold", "valid_f
 
 
 def retrain_once(
-    config: LoopConfig, project: Path, variant: str, seed: int, out: Path
+    config: LoopConfig,
+    project: Path,
+    splits: dict[str, list[Example]],
+    variant: str,
+    seed: int,
+    out: Path,
 ) -> dict[str, Any]:
     """Round 1 from the project's v0 with the variant's repeat, as a loop of this seed
     would train it."""
-    splits = assign_splits(load_dataset(config.data))
     added = read_examples(project / "round-0" / "adversarial.jsonl")
     retrain = config.retrain
     if variant == "none":
@@ -88,11 +93,12 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.config) if args.config else demo_config()
     v0 = json.loads((args.project / "round-0" / "train.done.json").read_text())
+    splits = assign_splits(load_dataset(config.data))
     runs: list[dict[str, Any]] = []
     for seed in args.seeds or [config.seed]:
         for variant in args.variants:
             with tempfile.TemporaryDirectory() as folder:
-                runs.append(retrain_once(config, args.project, variant, seed, Path(folder)))
+                runs.append(retrain_once(config, args.project, splits, variant, seed, Path(folder)))
             print(json.dumps(runs[-1]), flush=True)
     kept = v0["history"][v0["best_epoch"] - 1]
     result = {
