@@ -31,6 +31,19 @@ def test_every_command_explains_itself() -> None:
         assert "Usage" in result.output
 
 
+def test_usage_names_arguments_as_the_help_text_does() -> None:
+    # Typer prints an argument by its parameter name ("{source}") unless told otherwise,
+    # where the docstrings say SOURCE
+    for args, name in (
+        (["data", "import", "--help"], "SOURCE"),
+        (["data", "export", "--help"], "OUT"),
+        (["studio", "add-user", "--help"], "USERNAME"),
+        (["studio", "add-pairs", "--help"], "PATH"),
+    ):
+        usage = runner.invoke(app, args, terminal_width=100).output
+        assert f"{{{name}}}" in usage and f"{{{name.lower()}}}" not in usage, usage
+
+
 def test_help_flows_instead_of_keeping_docstring_line_breaks() -> None:
     # Typer's rich help keeps a docstring's line breaks, in a command list and in a
     # command's own help; each paragraph flows instead (on a terminal wide enough for it,

@@ -18,7 +18,9 @@ DATA_HELP = "'demo' for the shipped demo set, or a .jsonl, .csv, .parquet file o
 
 @app.command("import")
 def import_command(
-    source: Path = typer.Argument(..., help="File to import (.jsonl, .csv, .parquet or folder)."),
+    source: Path = typer.Argument(
+        ..., metavar="SOURCE", help="File to import (.jsonl, .csv, .parquet or folder)."
+    ),
     into: Path = typer.Option(..., "--into", help="Project data set (JSONL) to add to."),
     fmt: str = typer.Option(None, "--format", help="jsonl, csv, parquet or hf; default: suffix."),
     default_source: str = typer.Option(
@@ -42,7 +44,9 @@ def import_command(
 
 @app.command("export")
 def export_command(
-    out: Path = typer.Argument(..., help="Output: .jsonl, .csv, .parquet, or a folder (datasets)."),
+    out: Path = typer.Argument(
+        ..., metavar="OUT", help="Output: .jsonl, .csv, .parquet, or a folder (datasets)."
+    ),
     data: str = typer.Option("demo", "--data", help=DATA_HELP),
     fmt: str = typer.Option(None, "--format", help="jsonl, csv, parquet or hf; default: suffix."),
     split: str = typer.Option(None, "--split", help="Only this split: train, valid or test."),

@@ -90,7 +90,7 @@ def _session(db: str) -> Iterator[Any]:
 @app.command("add-user")
 def add_user(
     ctx: typer.Context,
-    username: str = typer.Argument(..., help="Login name."),
+    username: str = typer.Argument(..., metavar="USERNAME", help="Login name."),
     role: str = typer.Option(..., "--role", help="admin, attacker, labeler or rater."),
     password: str = typer.Option(
         "", "--password", help="At least 8 characters; a random one is made and shown if empty."
@@ -125,7 +125,9 @@ def _queue_rows(path: Path, add: Callable[[dict[str, Any]], object]) -> int:
 @app.command("add-pairs")
 def add_pairs(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="JSONL rows: prompt, filtered, unfiltered, threshold."),
+    path: Path = typer.Argument(
+        ..., metavar="PATH", help="JSONL rows: prompt, filtered, unfiltered, threshold."
+    ),
 ) -> None:
     """Queue pairs for the quality rating task (all or nothing)."""
     from highstakes.store import work
@@ -148,7 +150,7 @@ def add_pairs(
 @app.command("add-snippets")
 def add_snippets(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="JSONL rows: prompt, completion."),
+    path: Path = typer.Argument(..., metavar="PATH", help="JSONL rows: prompt, completion."),
     source: str = typer.Option("generator", "--source", help="paraphrase, generator, auto-attack."),
     round_: int = typer.Option(0, "--round"),
 ) -> None:
