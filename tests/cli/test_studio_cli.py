@@ -36,6 +36,23 @@ def test_studio_admin_commands(tmp_path: Path) -> None:
     with session_factory(engine)() as session:
         assert accounts.authenticate(session, "maria", shown) is not None
     engine.dispose()
+    # a password typed at the hidden prompt (twice) is not echoed, and it logs in
+    typed = "correct horse"
+    asked = runner.invoke(
+        app,
+        ["studio", "--db", url, "add-user", "ines", "--role", "labeler", "--ask-password"],
+        input=f"{typed}\n{typed}\n",
+    )
+    assert asked.exit_code == 0, asked.output
+    assert typed not in asked.output and "with password" not in asked.output
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        assert accounts.authenticate(session, "ines", typed) is not None
+    engine.dispose()
+    both = ["add-user", "jo", "--role", "rater", "--password", "x" * 9, "--ask-password"]
+    refused_both = runner.invoke(app, ["studio", "--db", url, *both])
+    assert refused_both.exit_code == 2 and "not both" in refused_both.output
+    assert _count(url, User) == 2
     again = runner.invoke(app, ["studio", "--db", url, "add-user", "maria", "--role", "rater"])
     assert again.exit_code == 2 and "taken" in again.output
     bad_role = runner.invoke(app, ["studio", "--db", url, "add-user", "jo", "--role", "boss"])

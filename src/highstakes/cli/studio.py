@@ -93,12 +93,22 @@ def add_user(
     username: str = typer.Argument(..., metavar="USERNAME", help="Login name."),
     role: str = typer.Option(..., "--role", help="admin, attacker, labeler or rater."),
     password: str = typer.Option(
-        "", "--password", help="At least 8 characters; a random one is made and shown if empty."
+        "",
+        "--password",
+        help="At least 8 characters (shell history keeps it: --ask-password does not); a "
+        "random one is made and shown if neither is given.",
+    ),
+    ask_password: bool = typer.Option(
+        False, "--ask-password", help="Type the password at a hidden prompt, twice."
     ),
 ) -> None:
     """Create a user."""
     from highstakes.store import accounts
 
+    if password and ask_password:
+        raise typer.BadParameter("give --password or --ask-password, not both")
+    if ask_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     chosen = password or secrets.token_urlsafe(12)
     with user_errors(), _session(ctx.obj) as session:
         accounts.create_user(session, username, chosen, role)
