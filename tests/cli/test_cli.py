@@ -162,6 +162,54 @@ def test_train_then_score(tiny_model_dir: Path, tmp_path: Path, examples: list[E
     assert len(rows) == len(examples) and all(0 <= r["score"] <= 1 for r in rows)
 
 
+def test_train_starts_from_a_loop_configs_train_section(
+    tiny_model_dir: Path, tmp_path: Path, examples: list[Example]
+) -> None:
+    data = write_examples(tmp_path / "d.jsonl", examples)
+    config = tmp_path / "loop.toml"
+    config.write_text(
+        f"data = '{data}'\nseed = 4\n"
+        f"[train]\nmodel = '{tiny_model_dir}'\nepochs = 3\nmax_length = 64\n"
+        "select = 'high_recall_auroc'\nweight_average = 0.9\n"
+        "[train.lat_config]\nsteps = 2\n"
+    )
+    out = tmp_path / "model"
+    # the config's settings, data and seed, with the options given put over them
+    args = ["train", "--config", str(config), "--out", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--lat-radius", "0.05"])
+    assert result.exit_code == 0, result.output
+    saved = Classifier.from_pretrained(out).metadata["config"]
+    assert (saved["select"], saved["weight_average"], saved["max_length"]) == (
+        "high_recall_auroc",
+        0.9,
+        64,
+    )
+    assert (saved["epochs"], saved["seed"]) == (1, 4)
+    assert (saved["lat_config"]["steps"], saved["lat_config"]["radius"]) == (2, 0.05)
+    assert json.loads((out / "history.json").read_text())  # trained on the config's data
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nepochs = 0\n")
+    refused = runner.invoke(app, ["train", "--config", str(bad), "--out", str(tmp_path / "b")])
+    assert refused.exit_code != 0
+    assert "[train]: epochs must be a whole number >= 1, got 0" in refused.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_demo_writes_its_configuration_to_start_from(tmp_path: Path) -> None:
+    from highstakes.loop.config import demo_config, load_config
+
+    path = tmp_path / "loop.toml"
+    result = runner.invoke(app, ["demo", "--write-config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert load_config(path) == demo_config()  # the same settings, read as a loop config
+    assert "# " in path.read_text()  # with the comments that say why
+    path.write_text("mine")
+    again = runner.invoke(app, ["demo", "--write-config", str(path)])
+    assert again.exit_code == 2 and "exists; nothing was written" in again.output
+    assert path.read_text() == "mine"
+
+
 def test_train_refuses_an_unknown_selection_figure(
     tiny_model_dir: Path, tmp_path: Path, examples: list[Example]
 ) -> None:

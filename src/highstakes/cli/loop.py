@@ -82,11 +82,24 @@ def loop_command(
 
 def demo_command(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Project folder for the demo."),
+    write_config: Path = typer.Option(
+        None,
+        "--write-config",
+        help="Write the demo's configuration, with its comments, to this file and stop: a "
+        "start for your own `highstakes loop --config`.",
+    ),
 ) -> None:
     """The loop on the embedded defaults (MiniLM classifier, demo data, automatic attacks):
     a baseline and two adversarial rounds, with a report."""
-    from highstakes.loop.config import demo_config
+    from highstakes.loop.config import DEMO_TOML, demo_config
 
+    if write_config is not None:
+        with user_errors():
+            if write_config.exists():
+                raise ValueError(f"{write_config} exists; nothing was written")
+            write_config.write_text(DEMO_TOML.read_text(encoding="utf-8"), encoding="utf-8")
+        console.print(f"wrote the demo's configuration to {write_config}")
+        return
     config = demo_config()
     config.project = str(out)
     with user_errors():

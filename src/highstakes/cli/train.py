@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -13,18 +14,16 @@ from rich.table import Table
 from highstakes.cli.errors import user_errors
 from highstakes.cli.progress import console, progress_bar
 
+if TYPE_CHECKING:
+    from highstakes.training.config import TrainConfig
 
-def _run_training(data: str, out: Path, overrides: dict[str, Any], resume: bool) -> dict[str, Any]:
+
+def _run_training(data: str, out: Path, cfg: TrainConfig, resume: bool) -> dict[str, Any]:
     """Train on the train split, pick the threshold on valid, report on the held-out test."""
     from highstakes.data.demo import load_dataset
     from highstakes.data.splits import assign_splits
-    from highstakes.training.config import TrainConfig
-    from highstakes.training.lat import LatConfig
     from highstakes.training.trainer import evaluate, train
 
-    lat = {k[4:]: overrides.pop(k) for k in list(overrides) if k.startswith("lat_")}
-    lat_config = LatConfig(**{k: v for k, v in lat.items() if v is not None})
-    cfg = TrainConfig(**overrides, lat_config=lat_config)
     t0 = time.perf_counter()
     splits = assign_splits(load_dataset(data))
     with progress_bar() as update:
@@ -70,6 +69,37 @@ def _print_report(report: dict[str, Any]) -> None:
     )
 
 
+# flags that are not settings of a training run
+NOT_SETTINGS = ("out", "data", "config", "resume")
+LAT_FLAGS = ("lat_layers", "lat_radius", "lat_steps")  # settings of [train.lat_config]
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` was given on the command line.  By name: Typer carries its
+    own copy of click, whose ParameterSource is not click's."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _settings(ctx: typer.Context, config: str | None) -> tuple[TrainConfig, str | None]:
+    """The run's TrainConfig and its data: the flags alone, or a loop config's [train]
+    section and data with the flags given on the command line put over them."""
+    from highstakes.loop.config import demo_config, load_config
+    from highstakes.training.config import TrainConfig
+
+    flags = {k: v for k, v in ctx.params.items() if k not in NOT_SETTINGS}
+    flags["lat_layers"] = _layers(flags["lat_layers"])
+    if config is None:
+        base, data = TrainConfig(), None
+    else:
+        loop = demo_config() if config == "demo" else load_config(config)
+        base, data = loop.train, loop.data
+        flags = {k: v for k, v in flags.items() if _given(ctx, k)}
+    lat = {k[4:]: flags.pop(k) for k in LAT_FLAGS if k in flags}
+    lat_config = replace(base.lat_config, **{k: v for k, v in lat.items() if v is not None})
+    return replace(base, **flags, lat_config=lat_config), data
+
+
 def _layers(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
@@ -82,6 +112,7 @@ def _layers(text: str | None) -> tuple[int, ...] | None:
 
 
 def train_command(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder for the trained model and metrics."),
     data: str = typer.Option("demo", "--data", help="'demo' or a data file/folder."),
     model: str = typer.Option(
@@ -141,6 +172,12 @@ def train_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the last epoch checkpoint in OUT.checkpoint/."
     ),
+    config: str = typer.Option(
+        None,
+        "--config",
+        help="Start from a loop config's [train] settings and data: a TOML file, or 'demo' "
+        "for the demo's (its round 0); the options given here are put over them.",
+    ),
 ) -> None:
     """Fine-tune a classifier on the train split, choose its threshold on valid, report test.
 
@@ -150,27 +187,12 @@ def train_command(
     rerun with --resume after an interruption.  The checkpoint is deleted when training
     ends.  OUT then holds the model (Hugging Face format plus highstakes.json),
     history.json and metrics.json, and no optimizer state.
+
+    The defaults are general ones.  --config demo trains the demo's round-0 classifier
+    instead: the settings of its [train] section (swept on validation), its data and its
+    seed.
     """
-    overrides = dict(
-        model=model,
-        epochs=epochs,
-        patience=patience,
-        select=select,
-        schedule=schedule,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        max_length=max_length,
-        weight_average=weight_average,
-        focal_gamma=focal_gamma,
-        sift=sift,
-        lat=lat,
-        lat_layers=_layers(lat_layers),
-        lat_radius=lat_radius,
-        lat_steps=lat_steps,
-        target_recall=target_recall,
-        recall_confidence=recall_confidence,
-        seed=seed,
-        device=device,
-    )
     with user_errors():
-        _run_training(data, out, overrides, resume)
+        cfg, config_data = _settings(ctx, config)
+        use = data if config_data is None or _given(ctx, "data") else config_data
+        _run_training(use, out, cfg, resume)

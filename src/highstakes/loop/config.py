@@ -289,7 +289,10 @@ def load_config(path: str | Path) -> LoopConfig:
     return parse_config(values, str(path))
 
 
+DEMO_TOML = files("highstakes.loop").joinpath("demo.toml")
+
+
 def demo_config() -> LoopConfig:
     """The configuration `highstakes demo` runs (shipped as highstakes/loop/demo.toml)."""
-    text = files("highstakes.loop").joinpath("demo.toml").read_text(encoding="utf-8")
+    text = DEMO_TOML.read_text(encoding="utf-8")
     return parse_config(tomllib.loads(text), "demo.toml")
