@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from highstakes.cli.main import app
+from highstakes.data.io import write_examples
+from highstakes.data.records import Example
 from highstakes.loop.config import demo_config
-from highstakes.loop.project import check_resumable, settings_changed
+from highstakes.loop.project import check_resumable, settings_changed, settings_of
+
+runner = CliRunner()
 
 
 def _saved(config: Any) -> dict[str, Any]:
-    saved: dict[str, Any] = json.loads(json.dumps(asdict(config), default=str))
-    return saved
+    return settings_of(config)
 
 
 def test_a_project_run_with_other_settings_is_not_resumed(tmp_path: Path) -> None:
@@ -37,3 +42,33 @@ def test_settings_only_one_version_has_are_not_a_change() -> None:
     now = {"train": {"epochs": 6, "focal_gamma": 0.0}, "rounds": 3}  # a newer highstakes
     assert settings_changed(before, now) == []
     assert settings_changed(before, {"train": {"epochs": 5}}) == ["train.epochs 6 -> 5"]
+
+
+def test_loop_check_reads_everything_a_run_would_and_writes_nothing(
+    tmp_path: Path, examples: list[Example]
+) -> None:
+    data = write_examples(tmp_path / "d.jsonl", examples)
+    project = tmp_path / "project"
+    config = tmp_path / "loop.toml"
+    config.write_text(f"project = '{project}'\ndata = '{data}'\n[train]\nepochs = 2\n")
+    args = ["loop", "--config", str(config), "--check"]
+    fresh = runner.invoke(app, args)
+    assert fresh.exit_code == 0, fresh.output
+    shown = json.loads(fresh.stdout)  # the settings alone on stdout
+    assert shown["train"]["epochs"] == 2 and shown["retrain"]["adversarial_repeat"] == 1
+    assert f"data: {len(examples)} examples" in fresh.output
+    assert "new" in fresh.output.splitlines()[-1] and not project.exists()
+
+    (project / "round-0").mkdir(parents=True)
+    (project / "config.json").write_text(json.dumps(shown))
+    (project / "round-0" / "train.done.json").write_text("{}")
+    resumed = runner.invoke(app, args)
+    assert "finished stages 1 (the last: round-0/train)" in resumed.output
+
+    config.write_text(f"project = '{project}'\ndata = '{data}'\n[train]\nepochs = 3\n")
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "train.epochs 2 -> 3" in refused.output
+    config.write_text(f"project = '{tmp_path / 'p2'}'\ndata = '{tmp_path / 'none.jsonl'}'\n")
+    missing = runner.invoke(app, args)
+    assert missing.exit_code == 2 and "none.jsonl" in missing.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "loop.toml", "project"]

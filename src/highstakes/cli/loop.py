@@ -68,8 +68,41 @@ def _matrix_tables(details: Path) -> list[Table]:
     return tables
 
 
+def _check(config: Any) -> None:
+    """What the loop checks before it starts (the settings, the data sets, whether the
+    project folder may be resumed), then the settings it would run with, defaults
+    included, and what the folder already holds."""
+    import json
+
+    from highstakes.data.demo import load_dataset
+    from highstakes.loop.project import check_resumable, finished_stages, settings_of
+
+    settings = settings_of(config)
+    n_data = len(load_dataset(config.data))
+    n_external = len(load_dataset(config.external)) if config.external else 0
+    root = Path(config.project)
+    check_resumable(root, settings)
+    typer.echo(json.dumps(settings, indent=2))  # alone on stdout: `> settings.json` keeps it
+    console.print(f"data: {n_data} examples; external set: {n_external}")
+    done = finished_stages(root)
+    console.print(
+        f"project {root}: "
+        + (
+            f"finished stages {len(done)} (the last: {done[-1]}); a run resumes after them"
+            if done
+            else "new"
+        )
+    )
+
+
 def loop_command(
     config: Path = typer.Option(..., "--config", help="Loop configuration (TOML)."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Check the configuration, data and project folder as a run would, print the "
+        "settings it would use (defaults included) and what the folder holds, and stop.",
+    ),
 ) -> None:
     """Rounds of train -> calibrate -> evaluate -> attack -> label -> retrain.  Every
     artifact is kept per round under the config's project folder; a killed run resumes
@@ -77,7 +110,7 @@ def loop_command(
     from highstakes.loop.config import load_config
 
     with user_errors():
-        _run(load_config(config))
+        (_check if check else _run)(load_config(config))
 
 
 def demo_command(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +72,20 @@ def settings_changed(before: dict[str, Any], now: dict[str, Any], prefix: str = 
         elif before[key] != now[key] and name not in RESUMABLE_CHANGES:
             changed.append(f"{name} {before[key]!r} -> {now[key]!r}")
     return changed
+
+
+def settings_of(config: Any) -> dict[str, Any]:
+    """A loop configuration as its project folder's config.json keeps it: plain JSON."""
+    settings: dict[str, Any] = json.loads(json.dumps(asdict(config), default=str))
+    return settings
+
+
+def finished_stages(root: Path) -> list[str]:
+    """The stages a project folder holds as finished ("round-0/train"), in the loop's
+    order of rounds."""
+    markers = root.glob("round-*/*.done.json")
+    found = [(int(m.parent.name[6:]), m.stat().st_mtime, m) for m in markers]
+    return [f"{m.parent.name}/{m.name.removesuffix('.done.json')}" for *_, m in sorted(found)]
 
 
 def check_resumable(root: Path, config: dict[str, Any]) -> None:

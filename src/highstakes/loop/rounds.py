@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from highstakes.files import write_atomic
 from highstakes.loop import report, stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.head_stage import head_round
-from highstakes.loop.project import Project, check_resumable
+from highstakes.loop.project import Project, check_resumable, settings_of
 from highstakes.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ class Loop:
         self.external = load_dataset(config.external) if config.external else []
         self.by_id = {e.id: e for split in self.splits.values() for e in split}
         self.models: dict[str, Any] = {}
-        settings = json.loads(json.dumps(asdict(config), default=str))
+        settings = settings_of(config)
         check_resumable(self.project.root, settings)
         write_atomic(self.project.root / "config.json", json.dumps(settings, indent=2))
 
