@@ -192,6 +192,8 @@ def train_command(
     instead: the settings of its [train] section (swept on validation), its data and its
     seed.
     """
+    # the settings are read from ctx.params (each option is named as TrainConfig's field),
+    # so that with --config only the options given on the command line count
     with user_errors():
         cfg, config_data = _settings(ctx, config)
         use = data if config_data is None or _given(ctx, "data") else config_data

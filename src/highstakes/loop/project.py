@@ -83,7 +83,7 @@ def settings_of(config: Any) -> dict[str, Any]:
 def finished_stages(root: Path) -> list[str]:
     """The stages a project folder holds as finished ("round-0/train"), in the loop's
     order of rounds."""
-    markers = root.glob("round-*/*.done.json")
+    markers = [m for m in root.glob("round-*/*.done.json") if m.parent.name[6:].isdigit()]
     found = [(int(m.parent.name[6:]), m.stat().st_mtime, m) for m in markers]
     return [f"{m.parent.name}/{m.name.removesuffix('.done.json')}" for *_, m in sorted(found)]
 
