@@ -142,3 +142,45 @@ def test_new_commands_explain_themselves() -> None:
     for command in ("generate", "calibrate", "evaluate"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_evaluate_measures_a_loop_project_again(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    data = pinned_data(tmp_path)
+    (project).mkdir()
+    (project / "config.json").write_text(json.dumps({"data": str(data), "external": None}))
+    for r in (0, 1):
+        build_tiny_classifier(project / f"round-{r}" / "model", seed=r)
+
+    def aimed(i: int, target: str, run: str, label: Label = Label.YES) -> Example:
+        provenance = Provenance(Source.AUTO_ATTACK, target_version=target)
+        snippet = Snippet("A. B. C.", f"He cut himself {i}.")
+        return Example(f"a{i}", snippet, label, provenance, tags={"run": run})
+
+    write_examples(
+        project / "round-0" / "aimed.jsonl",
+        [aimed(0, "v0", "train"), aimed(1, "v0", "eval"), aimed(2, "v0", "heldout", Label.UNSURE)],
+    )
+    write_examples(project / "round-1" / "aimed.jsonl", [aimed(3, "v1", "heldout")])
+    (project / "round-2").mkdir()  # a round still training: no model yet
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["evaluate", "--project", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["versions"] == ["v0", "v1"] and "external" not in metrics
+    matrix = metrics["cross_round"]  # the training attack's result is left out
+    assert matrix["targets"] == ["v0", "v1"] and matrix["n_examples"] == [1, 1]
+    assert "attack_cost" not in metrics  # the loop's report has queries per success
+
+    other = write_examples(tmp_path / "other.jsonl", make_examples(8))
+    again = ["evaluate", "--project", str(project), "--external", str(other), "--out", str(out)]
+    assert runner.invoke(app, again).exit_code == 0
+    assert json.loads((out / "metrics.json").read_text())["external"].keys() == {"v0", "v1"}
+
+    for args, message in (
+        (["--project", str(tmp_path)], "no loop project at"),
+        ([], "--model (repeated) or --project"),
+    ):
+        refused = runner.invoke(app, ["evaluate", *args, "--out", str(tmp_path / "no")])
+        assert refused.exit_code == 2 and message in refused.output
+        assert not (tmp_path / "no").exists()

@@ -11,12 +11,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
+from highstakes.cli.options import given
 from highstakes.cli.progress import batch_counter, console, progress_bar
 
 
 def evaluate_command(
+    ctx: typer.Context,
     model: list[Path] = typer.Option(
-        ..., "--model", help="Classifier folder; repeat in round order (v0, v1, ...)."
+        [], "--model", help="Classifier folder; repeat in round order (v0, v1, ...)."
+    ),
+    project: Path = typer.Option(
+        None,
+        "--project",
+        help="A loop's project folder: every round's model, in order, the evaluation-only "
+        "attack results aimed at each, and the loop's data and external set unless --data "
+        "or --external is given.",
     ),
     adversarial: list[Path] = typer.Option(
         [], "--adversarial", help="Adversarial examples file; repeat for more."
@@ -40,6 +49,12 @@ def evaluate_command(
     Adversarial files hold examples like any data file; only those labeled 'yes'
     (confirmed injurious) count, grouped by their target_version (else the file name).
     Writes metrics.json and report.html to --out.
+
+    With --project (after `highstakes loop` or `demo`), a finished loop is measured again,
+    for instance on another labeled set written apart: --external FILE.  Its training
+    attack's results are left out of the matrix, since each later version trained on them;
+    attack cost comes from --adversarial files only (the loop's report has its queries per
+    success).
     """
     from highstakes.data.demo import DEMO_NAME, EXTERNAL_NAME, load_dataset
     from highstakes.data.splits import assign_splits
@@ -54,12 +69,22 @@ def evaluate_command(
     with user_errors():
         if split not in ("train", "valid", "test"):
             raise ValueError("--split must be train, valid or test")
+        aimed: dict[str, list[Any]] = {}
+        if project is not None:
+            loop = _project(project)
+            model = [*loop["models"], *model]
+            aimed = loop["aimed"]
+            data = data if given(ctx, "data") else loop["data"]
+            external = external if given(ctx, "external") else (loop["external"] or "none")
+        if not model:
+            raise ValueError("give the classifiers to measure: --model (repeated) or --project")
         if external == "auto":
             external = EXTERNAL_NAME if data == DEMO_NAME else "none"
         # every input read (and checked) before the first model scores anything
         held_out = assign_splits(load_dataset(data))[split]
         external_set = load_dataset(external) if external != "none" else None
-        attacks = _adversarial_sets(adversarial)
+        from_files = _adversarial_sets(adversarial)
+        attacks = {t: [*from_files.get(t, []), *aimed.get(t, [])] for t in {*from_files, *aimed}}
         versions = _load_versions(model)
         metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
         curves, metrics["held_out"] = _held_out(versions, held_out, confidence)
@@ -73,12 +98,47 @@ def evaluate_command(
         if attacks:
             snippets = {target: [e.snippet for e in ex] for target, ex in attacks.items()}
             matrix = cross_round_matrix(versions, _ordered(snippets, versions), confidence)
-            costs = costs_by_version([e for ex in attacks.values() for e in ex], confidence)
             metrics["cross_round"] = matrix.as_dict()
+            sections.append(cross_round_section(matrix))
+        if from_files:  # a loop's results hold only its successes' queries: its report has
+            # queries per success over every target, the failed ones' included
+            costs = costs_by_version([e for ex in from_files.values() for e in ex], confidence)
             metrics["attack_cost"] = [c.as_dict() for c in costs]
-            sections += [cross_round_section(matrix), attack_cost_section(costs)]
+            sections.append(attack_cost_section(costs))
         write_report(out, metrics, sections, "highstakes evaluation")
     _print(metrics, out)
+
+
+def _project(root: Path) -> dict[str, Any]:
+    """A loop's project folder: its versions' model folders in round order, the confirmed
+    results of its evaluation-only attacks (eval, held-out) by the version they aimed at,
+    and its data and external set."""
+    import json
+
+    from highstakes.data.io import read_examples
+    from highstakes.data.records import Label
+
+    saved = root / "config.json"
+    if not saved.is_file():
+        raise ValueError(f"no loop project at {root}: it has no config.json")
+    config = json.loads(saved.read_text(encoding="utf-8"))
+    rounds = sorted(int(d.name[6:]) for d in root.glob("round-*") if d.name[6:].isdigit())
+    models = [root / f"round-{r}" / "model" for r in rounds]
+    models = [m for m in models if (m / "config.json").is_file()]  # trained and saved
+    if not models:
+        raise ValueError(f"{root} holds no trained version yet (round-N/model)")
+    aimed: dict[str, list[Any]] = defaultdict(list)
+    for m in models:
+        path = m.parent / "aimed.jsonl"
+        for e in read_examples(path) if path.exists() else []:
+            if e.label is Label.YES and e.tags.get("run", "train") != "train":
+                aimed[e.provenance.target_version or m.parent.name].append(e)
+    return {
+        "models": models,
+        "aimed": dict(aimed),
+        "data": config.get("data", "demo"),
+        "external": config.get("external"),
+    }
 
 
 def _load_versions(folders: list[Path]) -> list[Any]:
@@ -88,8 +148,12 @@ def _load_versions(folders: list[Path]) -> list[Any]:
     versions, names = [], set()
     for folder in folders:
         clf = Classifier.from_pretrained(folder)
-        # a loop's versions live in round-N/model: name them by their round
-        plain = folder.parent.name if folder.name == "model" else folder.name
+        # a loop's versions live in round-N/model: name them as the loop does (vN)
+        parent = folder.parent.name
+        plain = folder.name
+        if folder.name == "model":
+            loop_round = parent.startswith("round-") and parent[6:].isdigit()
+            plain = f"v{parent[6:]}" if loop_round else parent
         name = str(clf.metadata.get("version") or plain)
         while name in names:  # two folders called "classifier" from different runs
             name += "'"

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from highstakes.cli.errors import user_errors
+from highstakes.cli.options import given
 from highstakes.cli.progress import console, progress_bar
 
 if TYPE_CHECKING:
@@ -74,13 +75,6 @@ NOT_SETTINGS = ("out", "data", "config", "resume")
 LAT_FLAGS = ("lat_layers", "lat_radius", "lat_steps")  # settings of [train.lat_config]
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether option `name` was given on the command line.  By name: Typer carries its
-    own copy of click, whose ParameterSource is not click's."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
-
-
 def _settings(ctx: typer.Context, config: str | None) -> tuple[TrainConfig, str | None]:
     """The run's TrainConfig and its data: the flags alone, or a loop config's [train]
     section and data with the flags given on the command line put over them."""
@@ -94,7 +88,7 @@ def _settings(ctx: typer.Context, config: str | None) -> tuple[TrainConfig, str 
     else:
         loop = demo_config() if config == "demo" else load_config(config)
         base, data = loop.train, loop.data
-        flags = {k: v for k, v in flags.items() if _given(ctx, k)}
+        flags = {k: v for k, v in flags.items() if given(ctx, k)}
     lat = {k[4:]: flags.pop(k) for k in LAT_FLAGS if k in flags}
     lat_config = replace(base.lat_config, **{k: v for k, v in lat.items() if v is not None})
     return replace(base, **flags, lat_config=lat_config), data
@@ -196,5 +190,5 @@ def train_command(
     # so that with --config only the options given on the command line count
     with user_errors():
         cfg, config_data = _settings(ctx, config)
-        use = data if config_data is None or _given(ctx, "data") else config_data
+        use = data if config_data is None or given(ctx, "data") else config_data
         _run_training(use, out, cfg, resume)
