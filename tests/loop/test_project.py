@@ -62,6 +62,8 @@ def test_loop_check_reads_everything_a_run_would_and_writes_nothing(
     (project / "round-0").mkdir(parents=True)
     (project / "config.json").write_text(json.dumps(shown))
     (project / "round-0" / "train.done.json").write_text("{}")
+    (project / "round-0.bak").mkdir()  # a copy someone kept is not a round
+    (project / "round-0.bak" / "train.done.json").write_text("{}")
     resumed = runner.invoke(app, args)
     assert "finished stages 1 (the last: round-0/train)" in resumed.output
 

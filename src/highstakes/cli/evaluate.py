@@ -117,12 +117,13 @@ def _project(root: Path) -> dict[str, Any]:
 
     from highstakes.data.io import read_examples
     from highstakes.data.records import Label
+    from highstakes.loop.project import round_of
 
     saved = root / "config.json"
     if not saved.is_file():
         raise ValueError(f"no loop project at {root}: it has no config.json")
     config = json.loads(saved.read_text(encoding="utf-8"))
-    rounds = sorted(int(d.name[6:]) for d in root.glob("round-*") if d.name[6:].isdigit())
+    rounds = sorted(r for d in root.glob("round-*") if (r := round_of(d.name)) is not None)
     models = [root / f"round-{r}" / "model" for r in rounds]
     models = [m for m in models if (m / "config.json").is_file()]  # trained and saved
     if not models:
@@ -143,17 +144,17 @@ def _project(root: Path) -> dict[str, Any]:
 
 def _load_versions(folders: list[Path]) -> list[Any]:
     from highstakes.evaluation.robustness import ClassifierVersion
+    from highstakes.loop.project import round_of
     from highstakes.models.classifier import Classifier
 
     versions, names = [], set()
     for folder in folders:
         clf = Classifier.from_pretrained(folder)
         # a loop's versions live in round-N/model: name them as the loop does (vN)
-        parent = folder.parent.name
         plain = folder.name
         if folder.name == "model":
-            loop_round = parent.startswith("round-") and parent[6:].isdigit()
-            plain = f"v{parent[6:]}" if loop_round else parent
+            loop_round = round_of(folder.parent.name)
+            plain = folder.parent.name if loop_round is None else f"v{loop_round}"
         name = str(clf.metadata.get("version") or plain)
         while name in names:  # two folders called "classifier" from different runs
             name += "'"

@@ -80,12 +80,19 @@ def settings_of(config: Any) -> dict[str, Any]:
     return settings
 
 
+def round_of(folder_name: str) -> int | None:
+    """The round a project's folder is for ("round-2": 2); None for any other name (a
+    copied "round-0.bak")."""
+    number = folder_name.removeprefix("round-")
+    return int(number) if folder_name.startswith("round-") and number.isdigit() else None
+
+
 def finished_stages(root: Path) -> list[str]:
     """The stages a project folder holds as finished ("round-0/train"), in the loop's
     order of rounds."""
-    markers = [m for m in root.glob("round-*/*.done.json") if m.parent.name[6:].isdigit()]
-    found = [(int(m.parent.name[6:]), m.stat().st_mtime, m) for m in markers]
-    return [f"{m.parent.name}/{m.name.removesuffix('.done.json')}" for *_, m in sorted(found)]
+    markers = [(round_of(m.parent.name), m) for m in root.glob("round-*/*.done.json")]
+    found = sorted((r, m.stat().st_mtime, m) for r, m in markers if r is not None)
+    return [f"{m.parent.name}/{m.name.removesuffix('.done.json')}" for *_, m in found]
 
 
 def check_resumable(root: Path, config: dict[str, Any]) -> None:
