@@ -187,5 +187,10 @@ def attack_cost_section(costs: Sequence[Any]) -> Section:
         }
         for c in costs
     ]
-    note = "Bootstrap intervals over attempts; minutes are active minutes recorded per example."
+    note = (
+        "Bootstrap intervals over attempts; minutes are active minutes recorded per example, "
+        "queries those of each successful search.  The files hold successes only, so time or "
+        "queries spent on attempts that failed are not counted: a lower bound on the cost "
+        "per success."
+    )
     return Section("attack cost", note, rows, plot_attack_cost(costs) if costs else None)
