@@ -74,3 +74,11 @@ def test_loop_check_reads_everything_a_run_would_and_writes_nothing(
     missing = runner.invoke(app, args)
     assert missing.exit_code == 2 and "none.jsonl" in missing.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.jsonl", "loop.toml", "project"]
+
+
+def test_loop_check_of_the_demo_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its project folder, runs/demo, is not this checkout's
+    shown = runner.invoke(app, ["loop", "--config", "demo", "--check"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == settings_of(demo_config())
+    assert "project runs/demo: new" in shown.output and not (tmp_path / "runs").exists()

@@ -96,7 +96,9 @@ def _check(config: Any) -> None:
 
 
 def loop_command(
-    config: Path = typer.Option(..., "--config", help="Loop configuration (TOML)."),
+    config: str = typer.Option(
+        ..., "--config", help="Loop configuration: a TOML file, or 'demo' for the demo's."
+    ),
     check: bool = typer.Option(
         False,
         "--check",
@@ -107,10 +109,10 @@ def loop_command(
     """Rounds of train -> calibrate -> evaluate -> attack -> label -> retrain.  Every
     artifact is kept per round under the config's project folder; a killed run resumes
     where it stopped and a finished stage is never redone."""
-    from highstakes.loop.config import load_config
+    from highstakes.loop.config import read_config
 
     with user_errors():
-        (_check if check else _run)(load_config(config))
+        (_check if check else _run)(read_config(config))
 
 
 def demo_command(

@@ -78,7 +78,7 @@ LAT_FLAGS = ("lat_layers", "lat_radius", "lat_steps")  # settings of [train.lat_
 def _settings(ctx: typer.Context, config: str | None) -> tuple[TrainConfig, str | None]:
     """The run's TrainConfig and its data: the flags alone, or a loop config's [train]
     section and data with the flags given on the command line put over them."""
-    from highstakes.loop.config import demo_config, load_config
+    from highstakes.loop.config import read_config
     from highstakes.training.config import TrainConfig
 
     flags = {k: v for k, v in ctx.params.items() if k not in NOT_SETTINGS}
@@ -86,7 +86,7 @@ def _settings(ctx: typer.Context, config: str | None) -> tuple[TrainConfig, str 
     if config is None:
         base, data = TrainConfig(), None
     else:
-        loop = demo_config() if config == "demo" else load_config(config)
+        loop = read_config(config)
         base, data = loop.train, loop.data
         flags = {k: v for k, v in flags.items() if given(ctx, k)}
     lat = {k[4:]: flags.pop(k) for k in LAT_FLAGS if k in flags}

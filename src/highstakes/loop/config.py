@@ -296,3 +296,8 @@ def demo_config() -> LoopConfig:
     """The configuration `highstakes demo` runs (shipped as highstakes/loop/demo.toml)."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     return parse_config(tomllib.loads(text), "demo.toml")
+
+
+def read_config(name: str | Path) -> LoopConfig:
+    """'demo' for the demo's configuration, else a TOML file's (`load_config`)."""
+    return demo_config() if str(name) == "demo" else load_config(name)
