@@ -41,7 +41,7 @@ from highstakes.data.io import read_examples
 from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.loop import stages, thresholds
-from highstakes.loop.config import LoopConfig, demo_config, load_config
+from highstakes.loop.config import LoopConfig, read_config
 from highstakes.loop.rounds import training_set
 
 FIGURES = ("valid_auroc", "valid_high_recall_auroc", "valid_threshold", "valid_false_positive_rate")
@@ -91,7 +91,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    config = load_config(args.config) if args.config else demo_config()
+    config = read_config(args.config or "demo")
     v0 = json.loads((args.project / "round-0" / "train.done.json").read_text())
     splits = assign_splits(load_dataset(config.data))
     runs: list[dict[str, Any]] = []

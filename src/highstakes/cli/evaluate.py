@@ -117,25 +117,25 @@ def _project(root: Path) -> dict[str, Any]:
 
     from highstakes.data.io import read_examples
     from highstakes.data.records import Label
-    from highstakes.loop.project import round_of
+    from highstakes.loop.project import Project
+    from highstakes.loop.report import trained_on
 
     saved = root / "config.json"
     if not saved.is_file():
         raise ValueError(f"no loop project at {root}: it has no config.json")
     config = json.loads(saved.read_text(encoding="utf-8"))
-    rounds = sorted(r for d in root.glob("round-*") if (r := round_of(d.name)) is not None)
-    models = [root / f"round-{r}" / "model" for r in rounds]
-    models = [m for m in models if (m / "config.json").is_file()]  # trained and saved
-    if not models:
+    project = Project(root)
+    rounds = [r for r in project.rounds() if (project.model_dir(r) / "config.json").is_file()]
+    if not rounds:  # none trained and saved yet
         raise ValueError(f"{root} holds no trained version yet (round-N/model)")
     aimed: dict[str, list[Any]] = defaultdict(list)
-    for m in models:
-        path = m.parent / "aimed.jsonl"
+    for r in rounds:
+        path = project.round_dir(r) / "aimed.jsonl"
         for e in read_examples(path) if path.exists() else []:
-            if e.label is Label.YES and e.tags.get("run", "train") != "train":
-                aimed[e.provenance.target_version or m.parent.name].append(e)
+            if e.label is Label.YES and not trained_on(e):
+                aimed[e.provenance.target_version or f"v{r}"].append(e)
     return {
-        "models": models,
+        "models": [project.model_dir(r) for r in rounds],
         "aimed": dict(aimed),
         "data": config.get("data", "demo"),
         "external": config.get("external"),

@@ -26,6 +26,14 @@ class Project:
     def round_dir(self, round_: int) -> Path:
         return self.root / f"round-{round_}"
 
+    def model_dir(self, round_: int) -> Path:
+        return self.round_dir(round_) / "model"
+
+    def rounds(self) -> list[int]:
+        """The rounds the folder holds, in order (a copied "round-0.bak" is not one)."""
+        found = (round_of(d.name) for d in self.root.glob("round-*"))
+        return sorted(r for r in found if r is not None)
+
     def marker(self, round_: int, stage: str) -> Path:
         return self.round_dir(round_) / f"{stage}.done.json"
 
@@ -88,11 +96,13 @@ def round_of(folder_name: str) -> int | None:
 
 
 def finished_stages(root: Path) -> list[str]:
-    """The stages a project folder holds as finished ("round-0/train"), in the loop's
-    order of rounds."""
-    markers = [(round_of(m.parent.name), m) for m in root.glob("round-*/*.done.json")]
-    found = sorted((r, m.stat().st_mtime, m) for r, m in markers if r is not None)
-    return [f"{m.parent.name}/{m.name.removesuffix('.done.json')}" for *_, m in found]
+    """The stages a project folder holds as finished ("round-0/train"), round by round,
+    each round's in the order they finished."""
+    project, out = Project(root), []
+    for r in project.rounds():
+        markers = sorted(project.round_dir(r).glob("*.done.json"), key=lambda m: m.stat().st_mtime)
+        out += [f"round-{r}/{m.name.removesuffix('.done.json')}" for m in markers]
+    return out
 
 
 def check_resumable(root: Path, config: dict[str, Any]) -> None:

@@ -139,16 +139,18 @@ def cross_round(config: LoopConfig, loop: Any) -> dict[str, Any]:
         path = loop.project.round_dir(r) / "aimed.jsonl"
         examples = read_examples(path) if path.exists() else []
         positive = [e for e in examples if e.label.value == "yes"]
-        trained[loop.version(r)] = [e.snippet for e in positive if _run(e) == "train"]
-        measured[loop.version(r)] = [e.snippet for e in positive if _run(e) != "train"]
+        trained[loop.version(r)] = [e.snippet for e in positive if trained_on(e)]
+        measured[loop.version(r)] = [e.snippet for e in positive if not trained_on(e)]
     return {
         "trained on": cross_round_matrix(versions, trained),
         "evaluation only": cross_round_matrix(versions, measured),
     }
 
 
-def _run(example: Any) -> str:
-    return str(example.tags.get("run", "train"))
+def trained_on(example: Any) -> bool:
+    """Whether a result aimed at a version came from its training attack, whose results
+    the next round trains on (untagged ones are taken to)."""
+    return str(example.tags.get("run", "train")) == "train"
 
 
 def threshold_note(rounds: list[dict[str, Any]]) -> str:

@@ -40,7 +40,7 @@ class Loop:
 
     # ---- paths and versions ------------------------------------------------------------
     def model_dir(self, round_: int) -> Path:
-        return self.project.round_dir(round_) / "model"
+        return self.project.model_dir(round_)
 
     def version(self, round_: int) -> str:
         return f"v{round_}"
