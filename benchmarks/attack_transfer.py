@@ -82,6 +82,7 @@ from highstakes.attacks.search import BeamSearch
 from highstakes.data.demo import load_dataset
 from highstakes.data.records import Example
 from highstakes.loop.config import LoopConfig, parse_config
+from highstakes.loop.project import Project
 from highstakes.loop.stages import (
     attack_summary,
     build_attack,
@@ -315,9 +316,8 @@ def main() -> None:
     parser.add_argument("--together", type=int, default=64)
     args = parser.parse_args()
     config = parse_config(json.loads((args.project / "config.json").read_text()))
-    rounds = sorted(
-        int(p.name.split("-")[1]) for p in args.project.glob("round-*") if (p / "model").exists()
-    )
+    folder = Project(args.project)
+    rounds = [r for r in folder.rounds() if folder.model_dir(r).exists()]
     records_dir = args.out.parent / f"{args.out.stem}-records"
     records_dir.mkdir(parents=True, exist_ok=True)
     targets: list[Example] = []

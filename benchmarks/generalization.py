@@ -31,6 +31,7 @@ from highstakes.data.demo import EXTERNAL_NAME, load_dataset, load_demo
 from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import held_out_metrics, threshold_for_recall
+from highstakes.loop.project import Project
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import labeled
 
@@ -75,11 +76,12 @@ def measure(clf: Classifier, examples: list[Example]) -> tuple[dict[str, Any], l
 
 
 def versions(project: Path) -> dict[str, Path]:
-    rounds = sorted(
-        (int(p.name.split("-")[1]), p / "model")
-        for p in project.glob("round-*")
-        if (p / "model" / "highstakes.json").exists()
-    )
+    folder = Project(project)
+    rounds = [
+        (r, folder.model_dir(r))
+        for r in folder.rounds()
+        if (folder.model_dir(r) / "highstakes.json").exists()
+    ]
     if not rounds:
         raise SystemExit(f"no trained rounds under {project}: run `make demo` first")
     first, last = rounds[0], rounds[-1]

@@ -45,6 +45,7 @@ from highstakes.data.records import Example
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import metrics_at
 from highstakes.loop.config import LoopConfig, parse_config
+from highstakes.loop.project import Project
 from highstakes.loop.stages import build_attack, run_attack
 from highstakes.models.classifier import Classifier
 from highstakes.training.trainer import labeled
@@ -164,9 +165,8 @@ def main() -> None:
         sets["external"] = labeled(load_dataset(config.external))
     for path in map(Path, args.set):
         sets[path.stem] = labeled(load_dataset(path))
-    rounds = sorted(
-        int(p.name.split("-")[1]) for p in args.project.glob("round-*") if (p / "model").exists()
-    )
+    folder = Project(args.project)
+    rounds = [r for r in folder.rounds() if folder.model_dir(r).exists()]
     by_id = {e.id: e for part in splits.values() for e in part}
     attacks = None if args.no_attacks else Attacks(args, config, by_id)
     out: dict[str, Any] = {"project": str(args.project), "seed": config.seed, "cpu": cpu_name(),
