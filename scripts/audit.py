@@ -35,6 +35,7 @@ from typing import Any
 
 from highstakes.data.jsonl import read_jsonl
 from highstakes.evaluation.reliability import wilson
+from highstakes.loop.project import Project
 
 MIN_ROWS = 60
 MIN_SHARE = 0.90
@@ -76,16 +77,14 @@ def _rows(records: list[dict], sources: dict, recipe: str, round_: int, run: str
 
 def successes(project: Path, recipe: str) -> list[dict]:
     """Every result the recipe found under the threshold, across rounds and runs."""
-    sources, out = _sources(project), []
-    for round_dir in sorted(project.glob("round-*")):
-        done = round_dir / "attack.done.json"
-        if not done.exists():
+    sources, out, folder = _sources(project), [], Project(project)
+    for round_ in folder.rounds():  # in round order (round-10 after round-9)
+        done = folder.done(round_, "attack")
+        if done is None:
             continue
-        recipes = json.loads(done.read_text())["recipes"]
         for run in RUNS:
-            path = round_dir / f"attack-{run}.jsonl"
-            if recipes.get(run) == recipe and path.exists():
-                round_ = int(round_dir.name.split("-")[1])
+            path = folder.round_dir(round_) / f"attack-{run}.jsonl"
+            if done["recipes"].get(run) == recipe and path.exists():
                 out += _rows(_attack_log(path), sources, recipe, round_, run)
     return out
 
