@@ -56,7 +56,7 @@ import numpy as np
 
 from highstakes.data.demo import load_dataset
 from highstakes.data.io import read_examples
-from highstakes.data.records import Example, Label, Snippet
+from highstakes.data.records import Example, Label
 from highstakes.data.splits import assign_splits
 from highstakes.evaluation.metrics import held_out_metrics
 from highstakes.loop import stages
@@ -166,15 +166,9 @@ def heldout_attack(
         config.label.labeler, 1, found, by_id, config, f"bench-{work.name}", [spec.recipe]
     )
 
-    def succeeded(r: dict[str, Any]) -> bool:  # as `stages.attack_summary` counts
-        found = r["found"]
-        return not r["flagged"] or (
-            found is not None and labels.get(Snippet(found["prompt"], found["completion"]).key())
-            == "yes"
-        )  # fmt: skip
-
     summary = stages.attack_summary(records, labels)
-    return {**summary, "outcomes": {r["target_id"]: int(succeeded(r)) for r in records}}
+    outcomes = {r["target_id"]: int(stages.succeeded(r, labels)) for r in records}
+    return {**summary, "outcomes": outcomes}
 
 
 def _bar(phase: str, done: int, total: int) -> None:

@@ -144,6 +144,30 @@ def test_new_commands_explain_themselves() -> None:
         assert result.exit_code == 0 and "Usage" in result.output
 
 
+def write_attack_records(round_dir: Path) -> None:
+    """A finished round's eval attack: a target the version already passes (a success at
+    no cost), one beaten with a result labeled injurious, one whose result was labeled
+    harmless and one never beaten; its held-out attack wrote nothing."""
+    found = {"prompt": "A. B. C.", "completion": "He cut hmiself.", "score": 0.1, "edits": ""}
+    harmless = {**found, "completion": "He cut the bread."}
+    records = [
+        {"target_id": "t0", "flagged": False, "found": None, "more": [], "queries": 0},
+        {"target_id": "t1", "flagged": True, "found": found, "more": [], "queries": 10},
+        {"target_id": "t2", "flagged": True, "found": harmless, "more": [], "queries": 20},
+        {"target_id": "t3", "flagged": True, "found": None, "more": [], "queries": 30},
+    ]
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    (round_dir / "attack-eval.jsonl").write_text(lines)
+    runs = {"eval": "elsewhere/attack-eval.jsonl", "heldout": "elsewhere/attack-heldout.jsonl"}
+    recipes = {"eval": "typos", "heldout": "rewording"}
+    (round_dir / "attack.done.json").write_text(json.dumps({"runs": runs, "recipes": recipes}))
+    labels = {
+        Snippet(f["prompt"], f["completion"]).key(): v
+        for f, v in ((found, "yes"), (harmless, "no"))
+    }
+    (round_dir / "label.done.json").write_text(json.dumps({"labeler": "kept", "labels": labels}))
+
+
 def test_evaluate_measures_a_loop_project_again(tmp_path: Path) -> None:
     project = tmp_path / "project"
     data = pinned_data(tmp_path)
@@ -162,6 +186,7 @@ def test_evaluate_measures_a_loop_project_again(tmp_path: Path) -> None:
         [aimed(0, "v0", "train"), aimed(1, "v0", "eval"), aimed(2, "v0", "heldout", Label.UNSURE)],
     )
     write_examples(project / "round-1" / "aimed.jsonl", [aimed(3, "v1", "heldout")])
+    write_attack_records(project / "round-0")  # round 1's attack has not finished
     (project / "round-2").mkdir()  # a round still training: no model yet
     out = tmp_path / "eval"
     result = runner.invoke(app, ["evaluate", "--project", str(project), "--out", str(out)])
@@ -170,7 +195,15 @@ def test_evaluate_measures_a_loop_project_again(tmp_path: Path) -> None:
     assert metrics["versions"] == ["v0", "v1"] and "external" not in metrics
     matrix = metrics["cross_round"]  # the training attack's result is left out
     assert matrix["targets"] == ["v0", "v1"] and matrix["n_examples"] == [1, 1]
-    assert "attack_cost" not in metrics  # the loop's report has queries per success
+    # every target's queries over the successes: 60 / 2, the failed searches' included
+    (cost,) = metrics["attack_cost"]
+    assert (cost["version"], cost["attack"], cost["counts_failures"]) == (
+        "v0",
+        "typos (eval)",
+        True,
+    )
+    assert (cost["n_attempts"], cost["n_successes"], cost["cost_per_success"]) == (4, 2, 30.0)
+    assert "attack cost" in result.output and "2 of 4" in result.output
 
     other = write_examples(tmp_path / "other.jsonl", make_examples(8))
     again = ["evaluate", "--project", str(project), "--external", str(other), "--out", str(out)]

@@ -52,9 +52,10 @@ def evaluate_command(
 
     With --project (after `highstakes loop` or `demo`), a finished loop is measured again,
     for instance on another labeled set written apart: --external FILE.  Its training
-    attack's results are left out of the matrix, since each later version trained on them;
-    attack cost comes from --adversarial files only (the loop's report has its queries per
-    success).
+    attack's results are left out of the matrix, since each later version trained on them.
+    Its evaluation-only attacks' cost per version comes from their records of every
+    target, failed searches included, so it is exact and has a bootstrap interval.  The
+    cost from --adversarial files counts the successes only: a lower bound.
     """
     from highstakes.data.demo import DEMO_NAME, EXTERNAL_NAME, load_dataset
     from highstakes.data.splits import assign_splits
@@ -70,10 +71,12 @@ def evaluate_command(
         if split not in ("train", "valid", "test"):
             raise ValueError("--split must be train, valid or test")
         aimed: dict[str, list[Any]] = {}
+        loop_costs: list[Any] = []
         if project is not None:
             loop = _project(project)
             model = [*loop["models"], *model]
             aimed = loop["aimed"]
+            loop_costs = _loop_costs(project, confidence)
             data = data if given(ctx, "data") else loop["data"]
             external = external if given(ctx, "external") else (loop["external"] or "none")
         if not model:
@@ -100,9 +103,11 @@ def evaluate_command(
             matrix = cross_round_matrix(versions, _ordered(snippets, versions), confidence)
             metrics["cross_round"] = matrix.as_dict()
             sections.append(cross_round_section(matrix))
-        if from_files:  # a loop's results hold only its successes' queries: its report has
-            # queries per success over every target, the failed ones' included
-            costs = costs_by_version([e for ex in from_files.values() for e in ex], confidence)
+        # files of results hold only the successes' costs (a lower bound); a loop's own
+        # attack records hold every target's, the failed searches' included
+        files = [e for examples in from_files.values() for e in examples]
+        costs = [*loop_costs, *costs_by_version(files, confidence)]
+        if costs:
             metrics["attack_cost"] = [c.as_dict() for c in costs]
             sections.append(attack_cost_section(costs))
         write_report(out, metrics, sections, "highstakes evaluation")
@@ -140,6 +145,32 @@ def _project(root: Path) -> dict[str, Any]:
         "data": config.get("data", "demo"),
         "external": config.get("external"),
     }
+
+
+def _loop_costs(root: Path, confidence: float) -> list[Any]:
+    """The queries a loop's evaluation-only attacks (eval, held-out) spent on each version,
+    from its attack records: every target, the failed searches included, and a success
+    as the loop's report counts one (`stages.succeeded`)."""
+    from highstakes.data.jsonl import read_jsonl
+    from highstakes.evaluation.robustness import attack_cost
+    from highstakes.loop.project import Project
+    from highstakes.loop.stages import succeeded
+
+    project, out = Project(root), []
+    for r in project.rounds():
+        attacks, labels = project.done(r, "attack"), project.done(r, "label")
+        if attacks is None or labels is None:  # a round still attacking or labeling
+            continue
+        for run in ("eval", "heldout"):
+            path = project.round_dir(r) / f"attack-{run}.jsonl"
+            records = read_jsonl(path, missing_ok=True)
+            if not records:
+                continue
+            wins = [succeeded(rec, labels["labels"]) for rec in records]
+            costs = [float(rec["queries"]) for rec in records]
+            name = f"{attacks['recipes'][run]} ({run})"
+            out.append(attack_cost(f"v{r}", costs, wins, "queries", confidence, attack=name))
+    return out
 
 
 def _load_versions(folders: list[Path]) -> list[Any]:
@@ -264,9 +295,33 @@ def _print(metrics: dict[str, Any], out: Path) -> None:
                 _interval(row["false_positive_rate"], row["false_positive_rate_interval"]),
             )
         console.print(table)
+    if metrics.get("attack_cost"):
+        console.print(_cost_table(metrics["attack_cost"]))
     for warning in metrics.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, markup=True)
     console.print(f"report: {out / 'report.html'}")
+
+
+def _cost_table(costs: list[dict[str, Any]]) -> Table:
+    """Attack cost per version: exact where the failed attempts are counted, else marked as
+    a lower bound."""
+    table = Table(title="attack cost")
+    for col in ("classifier", "attack", "successes", "per success", "failures counted"):
+        table.add_column(col, justify="right")
+    for c in costs:
+        per = c["cost_per_success"]
+        low, high = c["cost_per_success_lower"], c["cost_per_success_upper"]
+        table.add_row(
+            c["version"],
+            c["attack"] or "-",
+            f"{c['n_successes']}" + (f" of {c['n_attempts']}" if c["counts_failures"] else ""),
+            "-"
+            if per is None
+            else f"{per:.4g} {c['unit']}"
+            + ("" if low is None or high is None else f" [{low:.4g}, {high:.4g}]"),
+            "yes" if c["counts_failures"] else "no: a lower bound",
+        )
+    return table
 
 
 def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:

@@ -128,7 +128,8 @@ def plot_attack_cost(costs: Sequence[AttackCost]) -> Figure:
         finite = np.isfinite(value) & np.isfinite(low) & np.isfinite(high)
         err = np.where(finite, np.vstack([value - low, high - value]), 0)
         ax.bar(range(len(rows)), np.where(np.isfinite(value), value, 0), yerr=err, capsize=4)
-        ax.set_xticks(range(len(rows)), [c.version for c in rows], rotation=30, ha="right")
+        names = [f"{c.version} {c.attack}".strip() for c in rows]
+        ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")
         ax.set(ylabel=f"{unit} per success", xlabel="classifier attacked")
         ax.set_title(f"attack cost ({unit})")
         ax.grid(alpha=0.3, axis="y")

@@ -179,18 +179,22 @@ def attack_cost_section(costs: Sequence[Any]) -> Section:
     rows = [
         {
             "classifier": c.version,
+            **({"attack": c.attack} if any(x.attack for x in costs) else {}),
             "unit": c.unit,
+            "attempts": c.n_attempts if c.counts_failures else "-",
             "successes": c.n_successes,
             "per success": c.cost_per_success,
             "interval": f"[{_cell(c.cost_per_success_lower)}, {_cell(c.cost_per_success_upper)}]",
             "successes per unit": c.successes_per_unit,
+            "failures counted": "yes" if c.counts_failures else "no: a lower bound",
         }
         for c in costs
     ]
     note = (
         "Bootstrap intervals over attempts; minutes are active minutes recorded per example, "
-        "queries those of each successful search.  The files hold successes only, so time or "
-        "queries spent on attempts that failed are not counted: a lower bound on the cost "
-        "per success."
+        "queries those of each search.  Where failures are counted (a loop's own attack "
+        "records: every target, failed searches included), the cost per success is exact.  "
+        "Where they are not (adversarial-example files, which hold successes only), the time "
+        "or queries spent on attempts that failed are missing: a lower bound."
     )
     return Section("attack cost", note, rows, plot_attack_cost(costs) if costs else None)

@@ -152,6 +152,8 @@ class AttackCost:
     cost_per_success_upper: float
     successes_per_unit: float
     confidence: float
+    attack: str = ""  # which attack, where a version was attacked by several
+    counts_failures: bool = False  # the failed attempts' costs are in: the figures are exact
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -168,9 +170,11 @@ def attack_cost(
     confidence: float = 0.95,
     n_bootstrap: int = 2000,
     random_state: int = 0,
+    attack: str = "",
 ) -> AttackCost:
     """Cost of attacking `version`.  `succeeded` is None when every cost is that of a
-    success (the usual case for stored adversarial examples)."""
+    success (stored adversarial examples, which leave the failed attempts out: a lower
+    bound); given, it has one entry per attempt, failed ones included."""
     cost = np.asarray(costs, dtype=float)
     if cost.size == 0 or (cost < 0).any() or not np.isfinite(cost).all():
         raise ValueError(f"{version}: costs must be a non-empty list of non-negative numbers")
@@ -209,6 +213,8 @@ def attack_cost(
         cost_per_success_upper=hi_ratio if k else math.nan,
         successes_per_unit=k / total if total > 0 else math.nan,
         confidence=confidence,
+        attack=attack,
+        counts_failures=succeeded is not None,
     )
 
 
