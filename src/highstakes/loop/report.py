@@ -66,6 +66,8 @@ def round_entries(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "attack_success_rate": r["attack"]["success_rate"],
             "attack_success_interval": r["attack"]["success_rate_interval"],
             "queries_per_success": r["attack"]["queries_per_success"],
+            # rounds summarized before the interval was kept have none
+            "queries_per_success_interval": r["attack"].get("queries_per_success_interval"),
             "heldout_attack_targets": r["heldout_attack"]["targets"],
             "heldout_attack_success_rate": r["heldout_attack"]["success_rate"],
             "heldout_attack_success_interval": r["heldout_attack"]["success_rate_interval"],
@@ -246,11 +248,20 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
     return row | {
         "threshold": f"{ev['threshold']:.4g}",
         "attack success": _success(at, _fmt_interval),
-        "queries/success": "n/a" if qps is None else f"{qps:.0f}",
+        "queries/success": _queries(qps, at.get("queries_per_success_interval")),
         "held-out success": _success(held, _fmt_interval),
         **{a.column: _success(r[a.key], _fmt_interval) for a in EXTERNAL_ATTACKS if a.key in r},
         "adversarial added": r["n_adversarial_added"],
     }
+
+
+def _queries(value: float | None, interval: Any) -> str:
+    if value is None:
+        return "n/a"
+    if interval is None:  # summarized before intervals were kept
+        return f"{value:.0f}"
+    low, high = ("inf" if x is None else f"{x:.0f}" for x in interval)  # None: unbounded
+    return f"{value:.0f} [{low}, {high}]"
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:

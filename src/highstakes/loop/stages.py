@@ -15,6 +15,7 @@ from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
 from highstakes.evaluation.reliability import clopper_pearson
+from highstakes.evaluation.robustness import attack_cost
 from highstakes.files import write_atomic
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_lines
@@ -274,8 +275,11 @@ def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) ->
     flagged = [r for r in records if r["flagged"]]
     flips = [r for r in flagged if r["found"]]
     queries = sum(r["queries"] for r in flagged)
-    n, k = len(records), sum(succeeded(r, labels) for r in records)
+    wins = [succeeded(r, labels) for r in records]
+    n, k = len(records), sum(wins)
     low, high = clopper_pearson(k, n) if n else (0.0, 1.0)
+    cost = attack_cost("", [float(r["queries"]) for r in records], wins, "queries") if k else None
+    bounds = cost.as_dict() if cost else {}  # an infinite bound as None: JSON has no inf
     return {
         "targets": n,
         "flagged": len(flagged),
@@ -285,6 +289,10 @@ def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) ->
         "success_rate_interval": (low, high),
         "queries": queries,
         "queries_per_success": queries / k if k else None,
+        # a bootstrap over the targets (`attack_cost`); None without a success
+        "queries_per_success_interval": (
+            (bounds["cost_per_success_lower"], bounds["cost_per_success_upper"]) if k else None
+        ),
     }
 
 
