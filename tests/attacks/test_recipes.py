@@ -82,7 +82,9 @@ def test_metrics_closed_form() -> None:
     m = attack_metrics([AttackRecord(e, won, 2.0), AttackRecord(e, lost, 4.0)])
     assert m["success_rate"] == 0.5
     assert m["queries_per_success"] == 80
+    assert m["queries_per_success_lower"] <= 80 <= m["queries_per_success_upper"]
     assert m["wall_seconds_per_success"] == 6.0
     assert 0 < m["mean_fraction_words_changed"] < 1
     none = attack_metrics([AttackRecord(e, lost, 4.0)])
     assert none["success_rate"] == 0 and math.isinf(none["queries_per_success"])
+    assert "queries_per_success_lower" not in none

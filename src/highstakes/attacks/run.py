@@ -142,6 +142,14 @@ def attack_metrics(
     }
     if not wins:
         return out
+    from highstakes.evaluation.robustness import attack_cost
+
+    cost = attack_cost(
+        "", [r.result.queries for r in records], [r.result.succeeded for r in records]
+    )
+    # a 95% bootstrap over the targets; the upper end is inf when a resample has no success
+    out["queries_per_success_lower"] = cost.cost_per_success_lower
+    out["queries_per_success_upper"] = cost.cost_per_success_upper
     pairs = [(r.result.original, r.result.found[0].snippet) for r in wins]
     out["mean_fraction_words_changed"] = float(np.mean([fraction_changed(a, b) for a, b in pairs]))
     if lm is not None:
