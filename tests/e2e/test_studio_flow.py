@@ -159,4 +159,9 @@ def test_attack_label_rate_dashboard(browser: Any, studio_model: Path, tmp_path:
         cost = admin.locator("#cost-attacker tbody tr")
         expect(cost).to_have_count(1)
         expect(cost.locator("td").nth(0)).to_have_text("attacker")
+        expect(cost.locator("td").nth(1)).to_have_text("2")
         expect(cost.locator("td").nth(2)).to_have_text("1")
+        # minutes per success and its interval over the attacker's two tasks: one has no
+        # success, so a resample may hold none and the upper end is unbounded
+        interval = re.compile(r"^[\d.]+ \[[\d.]+, ([\d.]+|∞)\]$")
+        expect(cost.locator("td").nth(4)).to_have_text(interval)

@@ -58,6 +58,8 @@ def test_submission_is_labeled_by_others_and_counted(studio: Studio) -> None:
     assert row["agreed"] == 1
     cost = next(r for r in figures["attack_cost"]["by_attacker"] if r["attacker"] == "attacker")
     assert cost["successes"] == 1 and 0 < cost["minutes_per_success"] <= 0.5 + 1e-9
+    low, high = cost["minutes_per_success_interval"]  # one task: no spread to resample
+    assert low == high == cost["minutes_per_success"]
     assert figures["label_agreement"]["agreement_rate"] == 1.0
     exported = studio.admin.call("GET", "/api/admin/export?what=examples&format=jsonl").text
     rows = [json.loads(line) for line in exported.splitlines()]

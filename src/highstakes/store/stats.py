@@ -39,8 +39,11 @@ def counts_by_source(session: Session) -> list[dict[str, Any]]:
 
 def attack_cost(session: Session) -> dict[str, list[dict[str, Any]]]:
     """Active minutes per successful adversarial example (a submission that labelers
-    agreed is injurious), by attacker and by classifier version.  Skipped and failed tasks
-    count in the minutes: they are part of what a success costs."""
+    agreed is injurious), by attacker and by classifier version, with a 95% bootstrap
+    interval over the tasks.  Skipped and failed tasks count in the minutes: they are part
+    of what a success costs."""
+    from highstakes.evaluation.robustness import attack_cost as cost_of
+
     rows = session.execute(
         select(Task.user_id, Task.classifier_version_id, Task.active_ms, SnippetRow.label).join(
             SnippetRow, SnippetRow.id == Task.result_id, isouter=True
@@ -50,27 +53,35 @@ def attack_cost(session: Session) -> dict[str, list[dict[str, Any]]]:
     versions = dict(session.execute(select(ClassifierVersion.id, ClassifierVersion.name)).all())
 
     def summarize(key_of: Any, names_of: dict[Any, str], column: str) -> list[dict[str, Any]]:
-        acc: dict[Any, list[float]] = defaultdict(lambda: [0.0, 0, 0])
+        tasks: dict[Any, list[tuple[float, bool]]] = defaultdict(list)
         for row in rows:
-            entry = acc[key_of(row)]
-            entry[0] += row.active_ms / 60000
-            entry[1] += 1
-            entry[2] += row.label == Label.YES.value
-        return [
-            {
+            tasks[key_of(row)].append((row.active_ms / 60000, row.label == Label.YES.value))
+        out = []
+        for key, done in tasks.items():
+            minutes, wins = sum(m for m, _ in done), sum(w for _, w in done)
+            entry = {
                 column: names_of.get(key, "-"),
-                "tasks": n,
+                "tasks": len(done),
                 "successes": wins,
                 "active_minutes": round(minutes, 2),
                 "minutes_per_success": round(minutes / wins, 2) if wins else None,
+                "minutes_per_success_interval": None,
             }
-            for key, (minutes, n, wins) in acc.items()
-        ]
+            if wins:
+                c = cost_of("", [m for m, _ in done], [w for _, w in done]).as_dict()
+                bounds = (c["cost_per_success_lower"], c["cost_per_success_upper"])
+                entry["minutes_per_success_interval"] = [_round(b) for b in bounds]
+            out.append(entry)
+        return out
 
     return {
         "by_attacker": summarize(lambda r: r.user_id, names, "attacker"),
         "by_version": summarize(lambda r: r.classifier_version_id, versions, "version"),
     }
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(value, 2)  # None: an unbounded end
 
 
 def label_agreement(session: Session) -> dict[str, Any]:
