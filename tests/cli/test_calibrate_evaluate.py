@@ -128,6 +128,43 @@ def test_evaluate_builds_the_cross_round_matrix(tmp_path: Path) -> None:
     assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
 
 
+def test_evaluate_counts_an_attacks_failed_attempts(tmp_path: Path) -> None:
+    v0 = build_tiny_classifier(tmp_path / "v0", seed=0)
+
+    def result(i: int, label: Label) -> Example:
+        provenance = Provenance(Source.AUTO_ATTACK, target_version="v0")
+        snippet = Snippet("A. B. C.", f"He cut hmiself {i}.")
+        return Example(snippet.key(), snippet, label, provenance, tags={"queries": str(10 * i)})
+
+    confirmed, harmless, elsewhere = result(1, Label.YES), result(2, Label.NO), result(4, Label.YES)
+    adversarial = write_examples(tmp_path / "adv.jsonl", [confirmed, harmless, elsewhere])
+    rows = [  # a success, a result labeled harmless, a search that found nothing
+        {"target_version": "v0", "recipe": "typos", "queries": q, "found": found}
+        for q, found in ((10, [confirmed.id]), (20, [harmless.id]), (30, []))
+    ]
+    tried = tmp_path / "adv.jsonl.attempts.jsonl"
+    tried.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "eval"
+    args = ["evaluate", "--model", str(v0), "--data", str(pinned_data(tmp_path)), "--out", str(out)]
+    given = ["--adversarial", str(adversarial), "--attempts", str(tried)]
+    assert runner.invoke(app, [*args, *given]).exit_code == 0
+    exact, bound = json.loads((out / "metrics.json").read_text())["attack_cost"]
+    assert (exact["attack"], exact["n_attempts"], exact["n_successes"]) == ("typos", 3, 1)
+    assert exact["cost_per_success"] == 60.0 and exact["counts_failures"]
+    # the confirmed result no attempts file covers is still counted, as a lower bound
+    assert (bound["n_successes"], bound["cost_per_success"]) == (1, 40.0)
+    assert not bound["counts_failures"]
+
+    tried.write_text('{"target_version": "v0", "recipe": "typos", "queries": -1, "found": []}\n')
+    for wrong, message in (
+        (given, "line 1: not an attempt record"),
+        (["--attempts", str(tried)], "--attempts needs the attack's confirmed results"),
+    ):
+        shutil.rmtree(out, ignore_errors=True)
+        refused = runner.invoke(app, [*args, *wrong])
+        assert refused.exit_code == 2 and message in refused.output and not out.exists()
+
+
 def test_evaluate_reads_every_input_before_scoring(tmp_path: Path) -> None:
     v0 = build_tiny_classifier(tmp_path / "v0", seed=0)
     args = ["evaluate", "--model", str(v0), "--data", str(pinned_data(tmp_path))]

@@ -285,6 +285,12 @@ def test_attack_writes_unsure_results_and_metrics(tmp_path: Path, tiny_model_dir
     rows = read_examples(out)
     assert len(rows) == metrics["succeeded"]
     assert all(r.label.value == "unsure" and r.tags["pending_labeler"] == "human" for r in rows)
+    # every target's queries, the failed searches' too, and the results each found
+    lines = Path(str(out) + ".attempts.jsonl").read_text().splitlines()
+    attempts = [json.loads(line) for line in lines]
+    assert len(attempts) == 3 and sum(a["queries"] for a in attempts) == metrics["queries"]
+    assert {a["recipe"] for a in attempts} == {"typos"}
+    assert {key for a in attempts for key in a["found"]} == {r.id for r in rows}
 
 
 def test_attack_refuses_an_unknown_recipe(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -163,6 +163,25 @@ def attack_metrics(
     return out
 
 
+def attempt_records(
+    records: Sequence[AttackRecord], recipe: str, target_version: str
+) -> list[dict[str, Any]]:
+    """One line per attacked target, the failed searches included: what an exact cost per
+    success needs once people have confirmed the results (`evaluate --attempts`).
+    `found` holds the keys of the results, which are their examples' ids."""
+    return [
+        {
+            "target_id": r.example.id,
+            "target_version": target_version,
+            "recipe": recipe,
+            "queries": int(r.result.queries),
+            "seconds": round(r.seconds, 3),
+            "found": [c.snippet.key() for c in r.result.found],
+        }
+        for r in records
+    ]
+
+
 def result_examples(
     records: Sequence[AttackRecord],
     recipe: str,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from highstakes.cli.errors import user_errors
 from highstakes.cli.progress import console, progress_bar
+from highstakes.files import write_atomic
 
 
 def attack_command(
@@ -56,6 +57,9 @@ def attack_command(
 
     Successful results are written to OUT as examples labeled 'unsure', each naming the
     labeler that must confirm it is still injurious before it may be used for training.
+    OUT.attempts.jsonl has every target's queries, the failed searches' included, for an
+    exact cost per success once the results are confirmed (`evaluate --attempts`);
+    OUT.metrics.json has the summary printed.
     """
     import random
 
@@ -68,6 +72,7 @@ def attack_command(
         PENDING_LABELERS,
         attack_examples,
         attack_metrics,
+        attempt_records,
         result_examples,
     )
     from highstakes.data.demo import load_dataset
@@ -115,7 +120,10 @@ def attack_command(
         version = str(clf.metadata.get("version", model))
         results = result_examples(records, recipe, version, round_, confirm_with)
         write_examples(out, results)
+        attempts = attempt_records(records, recipe, version)
         metrics = attack_metrics(records, lm, encoder)
+    lines = "".join(json.dumps(a) + "\n" for a in attempts)
+    write_atomic(Path(str(out) + ".attempts.jsonl"), lines)
     Path(str(out) + ".metrics.json").write_text(json.dumps(metrics, indent=2))
     _print_summary(metrics, out, confirm_with, recipes.PRESERVES_LABEL[recipe])
 

@@ -30,6 +30,12 @@ def evaluate_command(
     adversarial: list[Path] = typer.Option(
         [], "--adversarial", help="Adversarial examples file; repeat for more."
     ),
+    attempts: list[Path] = typer.Option(
+        [],
+        "--attempts",
+        help="An attack's record of every target (`highstakes attack` writes "
+        "OUT.attempts.jsonl): exact queries per success for its confirmed results.",
+    ),
     data: str = typer.Option("demo", "--data", help="'demo' or a labeled data file."),
     split: str = typer.Option("test", help="Split of --data to measure: train, valid or test."),
     external: str = typer.Option(
@@ -54,8 +60,11 @@ def evaluate_command(
     for instance on another labeled set written apart: --external FILE.  Its training
     attack's results are left out of the matrix, since each later version trained on them.
     Its evaluation-only attacks' cost per version comes from their records of every
-    target, failed searches included, so it is exact and has a bootstrap interval.  The
-    cost from --adversarial files counts the successes only: a lower bound.
+    target, failed searches included, so it is exact and has a bootstrap interval.
+
+    The cost from --adversarial files alone counts the successes only: a lower bound.
+    With --attempts, the attack's record of every target, an attempt succeeded when one of
+    its results is in the files labeled 'yes', and its cost is exact.
     """
     from highstakes.data.demo import DEMO_NAME, EXTERNAL_NAME, load_dataset
     from highstakes.data.splits import assign_splits
@@ -65,7 +74,11 @@ def evaluate_command(
         detection_section,
         write_report,
     )
-    from highstakes.evaluation.robustness import costs_by_version, cross_round_matrix
+    from highstakes.evaluation.robustness import (
+        costs_by_version,
+        costs_from_attempts,
+        cross_round_matrix,
+    )
 
     with user_errors():
         if split not in ("train", "valid", "test"):
@@ -81,12 +94,17 @@ def evaluate_command(
             external = external if given(ctx, "external") else (loop["external"] or "none")
         if not model:
             raise ValueError("give the classifiers to measure: --model (repeated) or --project")
+        if attempts and not adversarial:
+            raise ValueError(
+                "--attempts needs the attack's confirmed results too: --adversarial FILE"
+            )
         if external == "auto":
             external = EXTERNAL_NAME if data == DEMO_NAME else "none"
         # every input read (and checked) before the first model scores anything
         held_out = assign_splits(load_dataset(data))[split]
         external_set = load_dataset(external) if external != "none" else None
         from_files = _adversarial_sets(adversarial)
+        tried = [row for path in attempts for row in _attempts(path)]
         attacks = {t: [*from_files.get(t, []), *aimed.get(t, [])] for t in {*from_files, *aimed}}
         versions = _load_versions(model)
         metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
@@ -106,7 +124,10 @@ def evaluate_command(
         # files of results hold only the successes' costs (a lower bound); a loop's own
         # attack records hold every target's, the failed searches' included
         files = [e for examples in from_files.values() for e in examples]
-        costs = [*loop_costs, *costs_by_version(files, confidence)]
+        exact = costs_from_attempts(tried, {e.snippet.key() for e in files}, confidence)
+        covered = {key for row in tried for key in row["found"]}  # their cost is exact
+        rest = [e for e in files if e.snippet.key() not in covered]
+        costs = [*loop_costs, *exact, *costs_by_version(rest, confidence)]
         if costs:
             metrics["attack_cost"] = [c.as_dict() for c in costs]
             sections.append(attack_cost_section(costs))
@@ -269,6 +290,27 @@ def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
     if n_unconfirmed:
         console.print(f"left out {n_unconfirmed} adversarial examples not labeled 'yes'")
     return dict(groups)
+
+
+def _attempts(path: Path) -> list[dict[str, Any]]:
+    """An attack's attempt records (`attacks.run.attempt_records`), each line checked."""
+    from highstakes.data.jsonl import read_jsonl
+
+    rows = read_jsonl(path)
+    for n, row in enumerate(rows, 1):
+        queries, found = row.get("queries"), row.get("found")
+        if not (
+            isinstance(row.get("target_version"), str)
+            and isinstance(row.get("recipe"), str)
+            and isinstance(queries, int)
+            and queries >= 0
+            and isinstance(found, list)
+        ):
+            raise ValueError(
+                f"{path}, line {n}: not an attempt record (target_version, recipe, queries "
+                "and found, as `highstakes attack` writes them in OUT.attempts.jsonl)"
+            )
+    return rows
 
 
 def _ordered(groups: dict[str, Any], versions: list[Any]) -> dict[str, Any]:

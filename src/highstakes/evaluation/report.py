@@ -193,7 +193,8 @@ def attack_cost_section(costs: Sequence[Any]) -> Section:
     note = (
         "Bootstrap intervals over attempts; minutes are active minutes recorded per example, "
         "queries those of each search.  Where failures are counted (a loop's own attack "
-        "records: every target, failed searches included), the cost per success is exact.  "
+        "records, or an attack's attempts file: every target, failed searches included), the "
+        "cost per success is exact.  "
         "Where they are not (adversarial-example files, which hold successes only), the time "
         "or queries spent on attempts that failed are missing: a lower bound."
     )

@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -239,4 +240,26 @@ def costs_by_version(examples: Sequence[Example], confidence: float = 0.95) -> l
     return [
         attack_cost(version, values, unit=unit, confidence=confidence)
         for (version, unit), values in sorted(groups.items())
+    ]
+
+
+def costs_from_attempts(
+    attempts: Sequence[dict[str, Any]], confirmed: set[str], confidence: float = 0.95
+) -> list[AttackCost]:
+    """Exact queries per success for each (target version, recipe) of an attack's attempt
+    records (`attacks.run.attempt_records`): an attempt succeeded when one of its results
+    is among the `confirmed` (labeled injurious) snippet keys; failed searches count."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for a in attempts:
+        groups[(a["target_version"], a["recipe"])].append(a)
+    return [
+        attack_cost(
+            version,
+            [float(a["queries"]) for a in rows],
+            [any(key in confirmed for key in a["found"]) for a in rows],
+            "queries",
+            confidence,
+            attack=recipe,
+        )
+        for (version, recipe), rows in sorted(groups.items())
     ]
