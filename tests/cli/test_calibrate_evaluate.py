@@ -147,8 +147,12 @@ def test_evaluate_counts_an_attacks_failed_attempts(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     args = ["evaluate", "--model", str(v0), "--data", str(pinned_data(tmp_path)), "--out", str(out)]
     given = ["--adversarial", str(adversarial), "--attempts", str(tried)]
-    assert runner.invoke(app, [*args, *given]).exit_code == 0
+    done = runner.invoke(app, [*args, *given])
+    assert done.exit_code == 0, done.output
     exact, bound = json.loads((out / "metrics.json").read_text())["attack_cost"]
+    # a third of the resamples hold no success, so the upper end is unbounded
+    assert exact["cost_per_success_upper"] is None and "60 queries [" in done.output
+    assert "inf]" in done.output and "inf]" in (out / "report.html").read_text()
     assert (exact["attack"], exact["n_attempts"], exact["n_successes"]) == ("typos", 3, 1)
     assert exact["cost_per_success"] == 60.0 and exact["counts_failures"]
     # the confirmed result no attempts file covers is still counted, as a lower bound

@@ -82,3 +82,13 @@ def test_loop_check_of_the_demo_by_name(tmp_path: Path, monkeypatch: pytest.Monk
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout) == settings_of(demo_config())
     assert "project runs/demo: new" in shown.output and not (tmp_path / "runs").exists()
+
+
+def test_a_saved_classifier_is_named_as_the_loop_names_it() -> None:
+    from highstakes.loop.project import version_name
+
+    assert version_name(Path("runs/demo/round-2/model"), {}) == "v2"
+    assert version_name(Path("runs/demo/round-2.bak/model"), {}) == "round-2.bak"
+    assert version_name(Path("runs/minilm"), {}) == "minilm"
+    assert version_name(Path("."), {}) == "."
+    assert version_name(Path("runs/demo/round-2/model"), {"version": "prod-7"}) == "prod-7"

@@ -79,6 +79,7 @@ def attack_command(
     from highstakes.data.io import write_examples
     from highstakes.data.records import Label
     from highstakes.data.splits import assign_splits
+    from highstakes.loop.project import version_name
     from highstakes.models.classifier import Classifier
     from highstakes.models.generator import CausalLM
 
@@ -117,7 +118,7 @@ def attack_command(
         attack = recipes.build(recipe, clf, lm=lm, encoder=encoder, paraphraser=paraphraser)
         with progress_bar() as update:
             records = attack_examples(attack, clf, targets, limit, budget, update, together)
-        version = str(clf.metadata.get("version", model))
+        version = version_name(model, clf.metadata)  # as evaluate names it
         results = result_examples(records, recipe, version, round_, confirm_with)
         write_examples(out, results)
         attempts = attempt_records(records, recipe, version)

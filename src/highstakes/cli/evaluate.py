@@ -196,18 +196,13 @@ def _loop_costs(root: Path, confidence: float) -> list[Any]:
 
 def _load_versions(folders: list[Path]) -> list[Any]:
     from highstakes.evaluation.robustness import ClassifierVersion
-    from highstakes.loop.project import round_of
+    from highstakes.loop.project import version_name
     from highstakes.models.classifier import Classifier
 
     versions, names = [], set()
     for folder in folders:
         clf = Classifier.from_pretrained(folder)
-        # a loop's versions live in round-N/model: name them as the loop does (vN)
-        plain = folder.name
-        if folder.name == "model":
-            loop_round = round_of(folder.parent.name)
-            plain = folder.parent.name if loop_round is None else f"v{loop_round}"
-        name = str(clf.metadata.get("version") or plain)
+        name = version_name(folder, clf.metadata)
         while name in names:  # two folders called "classifier" from different runs
             name += "'"
         names.add(name)
@@ -351,19 +346,24 @@ def _cost_table(costs: list[dict[str, Any]]) -> Table:
     for col in ("classifier", "attack", "successes", "per success", "failures counted"):
         table.add_column(col, justify="right")
     for c in costs:
-        per = c["cost_per_success"]
-        low, high = c["cost_per_success_lower"], c["cost_per_success_upper"]
         table.add_row(
             c["version"],
             c["attack"] or "-",
             f"{c['n_successes']}" + (f" of {c['n_attempts']}" if c["counts_failures"] else ""),
-            "-"
-            if per is None
-            else f"{per:.4g} {c['unit']}"
-            + ("" if low is None or high is None else f" [{low:.4g}, {high:.4g}]"),
+            _per_success(c),
             "yes" if c["counts_failures"] else "no: a lower bound",
         )
     return table
+
+
+def _per_success(c: dict[str, Any]) -> str:
+    """ "448.1 queries [290.5, 816.1]"; JSON's None is a NaN (no success: no figure, no
+    interval) or, for the upper end alone, an unbounded one."""
+    per, low, high = c["cost_per_success"], c["cost_per_success_lower"], c["cost_per_success_upper"]
+    if per is None:
+        return "-"
+    interval = "" if low is None else f" [{low:.4g}, {'inf' if high is None else f'{high:.4g}'}]"
+    return f"{per:.4g} {c['unit']}{interval}"
 
 
 def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:

@@ -173,6 +173,11 @@ def cross_round_section(matrix: Any, title: str = "cross-round matrix", lead: st
     return Section(title, note, rows, plot_cross_round(matrix))
 
 
+def _upper(value: float) -> str:
+    """An interval's upper end: inf when unbounded (a resample without a success)."""
+    return "inf" if value == math.inf else _cell(value)
+
+
 def attack_cost_section(costs: Sequence[Any]) -> Section:
     from highstakes.evaluation.plots import plot_attack_cost
 
@@ -184,7 +189,7 @@ def attack_cost_section(costs: Sequence[Any]) -> Section:
             "attempts": c.n_attempts if c.counts_failures else "-",
             "successes": c.n_successes,
             "per success": c.cost_per_success,
-            "interval": f"[{_cell(c.cost_per_success_lower)}, {_cell(c.cost_per_success_upper)}]",
+            "interval": f"[{_cell(c.cost_per_success_lower)}, {_upper(c.cost_per_success_upper)}]",
             "successes per unit": c.successes_per_unit,
             "failures counted": "yes" if c.counts_failures else "no: a lower bound",
         }

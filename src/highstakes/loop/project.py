@@ -95,6 +95,17 @@ def round_of(folder_name: str) -> int | None:
     return int(number) if folder_name.startswith("round-") and number.isdigit() else None
 
 
+def version_name(folder: Path, metadata: dict[str, Any]) -> str:
+    """What to call the classifier saved in `folder`: the version its metadata names, else
+    "vN" for a loop's round-N/model, as the loop names it, else the folder's name."""
+    if metadata.get("version"):
+        return str(metadata["version"])
+    if folder.name == "model":
+        loop_round = round_of(folder.parent.name)
+        return folder.parent.name if loop_round is None else f"v{loop_round}"
+    return folder.name or str(folder)  # "." has no name
+
+
 def finished_stages(root: Path) -> list[str]:
     """The stages a project folder holds as finished ("round-0/train"), round by round,
     each round's in the order they finished."""
