@@ -357,8 +357,8 @@ def _cost_table(costs: list[dict[str, Any]]) -> Table:
 
 
 def _per_success(c: dict[str, Any]) -> str:
-    """ "448.1 queries [290.5, 816.1]"; JSON's None is a NaN (no success: no figure, no
-    interval) or, for the upper end alone, an unbounded one."""
+    """The cost cell, as in "448.1 queries [290.5, 816.1]".  JSON's None is a NaN (no
+    success: no figure, no interval) or, for the upper end alone, an unbounded one."""
     per, low, high = c["cost_per_success"], c["cost_per_success_lower"], c["cost_per_success_upper"]
     if per is None:
         return "-"
