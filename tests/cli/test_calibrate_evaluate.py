@@ -138,9 +138,11 @@ def test_evaluate_counts_an_attacks_failed_attempts(tmp_path: Path) -> None:
 
     confirmed, harmless, elsewhere = result(1, Label.YES), result(2, Label.NO), result(4, Label.YES)
     adversarial = write_examples(tmp_path / "adv.jsonl", [confirmed, harmless, elsewhere])
-    rows = [  # a success, a result labeled harmless, a search that found nothing
+    # a success, a result labeled harmless, a search that found nothing, and a result that
+    # is in no file (not labeled yet): a failed attempt, said so
+    rows = [
         {"target_version": "v0", "recipe": "typos", "queries": q, "found": found}
-        for q, found in ((10, [confirmed.id]), (20, [harmless.id]), (30, []))
+        for q, found in ((10, [confirmed.id]), (20, [harmless.id]), (30, []), (5, ["unlabeled"]))
     ]
     tried = tmp_path / "adv.jsonl.attempts.jsonl"
     tried.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -151,10 +153,11 @@ def test_evaluate_counts_an_attacks_failed_attempts(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     exact, bound = json.loads((out / "metrics.json").read_text())["attack_cost"]
     # a third of the resamples hold no success, so the upper end is unbounded
-    assert exact["cost_per_success_upper"] is None and "60 queries [" in done.output
+    assert exact["cost_per_success_upper"] is None and "65 queries [" in done.output
     assert "inf]" in done.output and "inf]" in (out / "report.html").read_text()
-    assert (exact["attack"], exact["n_attempts"], exact["n_successes"]) == ("typos", 3, 1)
-    assert exact["cost_per_success"] == 60.0 and exact["counts_failures"]
+    assert (exact["attack"], exact["n_attempts"], exact["n_successes"]) == ("typos", 4, 1)
+    assert exact["cost_per_success"] == 65.0 and exact["counts_failures"]
+    assert "results of the attempts in no --adversarial file: 1;" in done.output
     # the confirmed result no attempts file covers is still counted, as a lower bound
     assert (bound["n_successes"], bound["cost_per_success"]) == (1, 40.0)
     assert not bound["counts_failures"]

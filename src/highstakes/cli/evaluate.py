@@ -103,8 +103,14 @@ def evaluate_command(
         # every input read (and checked) before the first model scores anything
         held_out = assign_splits(load_dataset(data))[split]
         external_set = load_dataset(external) if external != "none" else None
-        from_files = _adversarial_sets(adversarial)
+        from_files, seen = _adversarial_sets(adversarial)
         tried = [row for path in attempts for row in _attempts(path)]
+        unseen = {key for row in tried for key in row["found"]} - seen
+        if unseen:  # not labeled yet, or left out of the files given
+            console.print(
+                f"results of the attempts in no --adversarial file: {len(unseen)}; "
+                "their attempts count as failed"
+            )
         attacks = {t: [*from_files.get(t, []), *aimed.get(t, [])] for t in {*from_files, *aimed}}
         versions = _load_versions(model)
         metrics: dict[str, Any] = {"split": split, "versions": [v.name for v in versions]}
@@ -269,22 +275,25 @@ def _recall_warnings(versions: list[Any], external: dict[str, Any]) -> list[str]
     return out
 
 
-def _adversarial_sets(files: list[Path]) -> dict[str, list[Any]]:
-    """Confirmed-injurious examples from each file, grouped by the version they targeted."""
+def _adversarial_sets(files: list[Path]) -> tuple[dict[str, list[Any]], set[str]]:
+    """Confirmed-injurious examples from each file, grouped by the version they targeted,
+    and the snippet keys of every example in them, whatever its label."""
     from highstakes.data.io import read_examples
     from highstakes.data.records import Label
 
     groups: dict[str, list[Any]] = defaultdict(list)
+    seen: set[str] = set()
     n_unconfirmed = 0
     for path in files:
         for e in read_examples(path):
+            seen.add(e.snippet.key())
             if e.label is not Label.YES:
                 n_unconfirmed += 1
                 continue
             groups[e.provenance.target_version or path.stem].append(e)
     if n_unconfirmed:
         console.print(f"left out {n_unconfirmed} adversarial examples not labeled 'yes'")
-    return dict(groups)
+    return dict(groups), seen
 
 
 def _attempts(path: Path) -> list[dict[str, Any]]:
