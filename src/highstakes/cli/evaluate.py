@@ -86,10 +86,9 @@ def evaluate_command(
         aimed: dict[str, list[Any]] = {}
         loop_costs: list[Any] = []
         if project is not None:
-            loop = _project(project)
+            loop = _project(project, confidence)
             model = [*loop["models"], *model]
-            aimed = loop["aimed"]
-            loop_costs = _loop_costs(project, confidence)
+            aimed, loop_costs = loop["aimed"], loop["costs"]
             data = data if given(ctx, "data") else loop["data"]
             external = external if given(ctx, "external") else (loop["external"] or "none")
         if not model:
@@ -141,10 +140,10 @@ def evaluate_command(
     _print(metrics, out)
 
 
-def _project(root: Path) -> dict[str, Any]:
+def _project(root: Path, confidence: float) -> dict[str, Any]:
     """A loop's project folder: its versions' model folders in round order, the confirmed
-    results of its evaluation-only attacks (eval, held-out) by the version they aimed at,
-    and its data and external set."""
+    results of its evaluation-only attacks (eval, held-out) by the version they aimed at
+    and what those attacks cost, and its data and external set."""
     import json
 
     from highstakes.data.io import read_examples
@@ -169,21 +168,20 @@ def _project(root: Path) -> dict[str, Any]:
     return {
         "models": [project.model_dir(r) for r in rounds],
         "aimed": dict(aimed),
+        "costs": _loop_costs(project, confidence),
         "data": config.get("data", "demo"),
         "external": config.get("external"),
     }
 
 
-def _loop_costs(root: Path, confidence: float) -> list[Any]:
+def _loop_costs(project: Any, confidence: float) -> list[Any]:
     """The queries a loop's evaluation-only attacks (eval, held-out) spent on each version,
-    from its attack records: every target, the failed searches included, and a success
-    as the loop's report counts one (`stages.succeeded`)."""
+    from its attack records (`stages.records_cost`: every target, the failed searches
+    included, a success as the loop's report counts one)."""
     from highstakes.data.jsonl import read_jsonl
-    from highstakes.evaluation.robustness import attack_cost
-    from highstakes.loop.project import Project
-    from highstakes.loop.stages import succeeded
+    from highstakes.loop.stages import records_cost
 
-    project, out = Project(root), []
+    out = []
     for r in project.rounds():
         attacks, labels = project.done(r, "attack"), project.done(r, "label")
         if attacks is None or labels is None:  # a round still attacking or labeling
@@ -193,10 +191,8 @@ def _loop_costs(root: Path, confidence: float) -> list[Any]:
             records = read_jsonl(path, missing_ok=True)
             if not records:
                 continue
-            wins = [succeeded(rec, labels["labels"]) for rec in records]
-            costs = [float(rec["queries"]) for rec in records]
             name = f"{attacks['recipes'][run]} ({run})"
-            out.append(attack_cost(f"v{r}", costs, wins, "queries", confidence, attack=name))
+            out.append(records_cost(records, labels["labels"], f"v{r}", confidence, name))
     return out
 
 
@@ -368,11 +364,12 @@ def _cost_table(costs: list[dict[str, Any]]) -> Table:
 def _per_success(c: dict[str, Any]) -> str:
     """The cost cell, as in "448.1 queries [290.5, 816.1]".  JSON's None is a NaN (no
     success: no figure, no interval) or, for the upper end alone, an unbounded one."""
+    from highstakes.evaluation.report import bounds_text
+
     per, low, high = c["cost_per_success"], c["cost_per_success_lower"], c["cost_per_success_upper"]
     if per is None:
         return "-"
-    interval = "" if low is None else f" [{low:.4g}, {'inf' if high is None else f'{high:.4g}'}]"
-    return f"{per:.4g} {c['unit']}{interval}"
+    return f"{per:.4g} {c['unit']}" + ("" if low is None else f" {bounds_text(low, high)}")
 
 
 def _interval(value: float, interval: tuple[float, float], digits: int = 3) -> str:

@@ -173,9 +173,13 @@ def cross_round_section(matrix: Any, title: str = "cross-round matrix", lead: st
     return Section(title, note, rows, plot_cross_round(matrix))
 
 
-def _upper(value: float) -> str:
-    """An interval's upper end: inf when unbounded (a resample without a success)."""
-    return "inf" if value == math.inf else _cell(value)
+def bounds_text(low: float | None, high: float | None, spec: str = ".4g") -> str:
+    """A cost interval as "[low, high]": an unbounded upper end (inf, or None as JSON keeps
+    it) as inf; "n/a" with no lower end (NaN or None: no success)."""
+    if low is None or not math.isfinite(low):
+        return "n/a"
+    upper = "inf" if high is None or high == math.inf else format(high, spec)
+    return f"[{format(low, spec)}, {upper}]"
 
 
 def attack_cost_section(costs: Sequence[Any]) -> Section:
@@ -189,7 +193,7 @@ def attack_cost_section(costs: Sequence[Any]) -> Section:
             "attempts": c.n_attempts if c.counts_failures else "-",
             "successes": c.n_successes,
             "per success": c.cost_per_success,
-            "interval": f"[{_cell(c.cost_per_success_lower)}, {_upper(c.cost_per_success_upper)}]",
+            "interval": bounds_text(c.cost_per_success_lower, c.cost_per_success_upper),
             "successes per unit": c.successes_per_unit,
             "failures counted": "yes" if c.counts_failures else "no: a lower bound",
         }

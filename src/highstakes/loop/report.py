@@ -256,12 +256,13 @@ def _row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _queries(value: float | None, interval: Any) -> str:
+    from highstakes.evaluation.report import bounds_text
+
     if value is None:
         return "n/a"
     if interval is None:  # summarized before intervals were kept
         return f"{value:.0f}"
-    low, high = ("inf" if x is None else f"{x:.0f}" for x in interval)  # None: unbounded
-    return f"{value:.0f} [{low}, {high}]"
+    return f"{value:.0f} {bounds_text(*interval, spec='.0f')}"
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from highstakes.data.jsonl import read_jsonl
 from highstakes.data.records import Example, Label, Provenance, Snippet, Source
 from highstakes.evaluation.metrics import external_recall_warning, held_out_metrics
 from highstakes.evaluation.reliability import clopper_pearson
-from highstakes.evaluation.robustness import attack_cost
+from highstakes.evaluation.robustness import AttackCost, attack_cost
 from highstakes.files import write_atomic
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.project import append_lines
@@ -268,6 +268,21 @@ def succeeded(record: dict[str, Any], labels: dict[str, str]) -> bool:
     return bool(found) and labels.get(Snippet(found["prompt"], found["completion"]).key()) == "yes"
 
 
+def records_cost(
+    records: Sequence[dict[str, Any]],
+    labels: dict[str, str],
+    version: str = "",
+    confidence: float = 0.95,
+    attack: str = "",
+) -> AttackCost:
+    """The queries an attack run spent, every target's (failed searches included), with
+    its successes as `succeeded` counts them: an exact cost per success, bootstrapped
+    over the targets.  `records` must not be empty."""
+    queries = [float(r["queries"]) for r in records]
+    wins = [succeeded(r, labels) for r in records]
+    return attack_cost(version, queries, wins, "queries", confidence, attack=attack)
+
+
 def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
     """Success (`succeeded`) on a fixed set of injurious targets.  Rates are over all
     targets, so every version is measured on the same ones; `flagged` counts those the
@@ -275,10 +290,9 @@ def attack_summary(records: Sequence[dict[str, Any]], labels: dict[str, str]) ->
     flagged = [r for r in records if r["flagged"]]
     flips = [r for r in flagged if r["found"]]
     queries = sum(r["queries"] for r in flagged)
-    wins = [succeeded(r, labels) for r in records]
-    n, k = len(records), sum(wins)
+    cost = records_cost(records, labels) if records else None
+    n, k = len(records), cost.n_successes if cost else 0
     low, high = clopper_pearson(k, n) if n else (0.0, 1.0)
-    cost = attack_cost("", [float(r["queries"]) for r in records], wins, "queries") if k else None
     bounds = cost.as_dict() if cost else {}  # an infinite bound as None: JSON has no inf
     return {
         "targets": n,
