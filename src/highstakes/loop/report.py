@@ -262,7 +262,8 @@ def _queries(value: float | None, interval: Any) -> str:
         return "n/a"
     if interval is None:  # summarized before intervals were kept
         return f"{value:.0f}"
-    return f"{value:.0f} {bounds_text(*interval, spec='.0f')}"
+    low, high = interval
+    return f"{value:.0f} {bounds_text(low, high, '.0f')}"
 
 
 def table_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
