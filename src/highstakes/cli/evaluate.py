@@ -148,7 +148,7 @@ def _project(root: Path, confidence: float) -> dict[str, Any]:
 
     from highstakes.data.io import read_examples
     from highstakes.data.records import Label
-    from highstakes.loop.project import Project
+    from highstakes.loop.project import Project, round_version
     from highstakes.loop.report import trained_on
 
     saved = root / "config.json"
@@ -164,7 +164,7 @@ def _project(root: Path, confidence: float) -> dict[str, Any]:
         path = project.round_dir(r) / "aimed.jsonl"
         for e in read_examples(path) if path.exists() else []:
             if e.label is Label.YES and not trained_on(e):
-                aimed[e.provenance.target_version or f"v{r}"].append(e)
+                aimed[e.provenance.target_version or round_version(r)].append(e)
     return {
         "models": [project.model_dir(r) for r in rounds],
         "aimed": dict(aimed),
@@ -179,6 +179,7 @@ def _loop_costs(project: Any, confidence: float) -> list[Any]:
     from its attack records (`stages.records_cost`: every target, the failed searches
     included, a success as the loop's report counts one)."""
     from highstakes.data.jsonl import read_jsonl
+    from highstakes.loop.project import round_version
     from highstakes.loop.stages import records_cost
 
     out = []
@@ -192,7 +193,7 @@ def _loop_costs(project: Any, confidence: float) -> list[Any]:
             if not records:
                 continue
             name = f"{attacks['recipes'][run]} ({run})"
-            out.append(records_cost(records, labels["labels"], f"v{r}", confidence, name))
+            out.append(records_cost(records, labels["labels"], round_version(r), confidence, name))
     return out
 
 

@@ -95,6 +95,11 @@ def round_of(folder_name: str) -> int | None:
     return int(number) if folder_name.startswith("round-") and number.isdigit() else None
 
 
+def round_version(round_: int) -> str:
+    """The name a loop gives its round's classifier: "v0", "v1", ..."""
+    return f"v{round_}"
+
+
 def version_name(folder: Path, metadata: dict[str, Any]) -> str:
     """What to call the classifier saved in `folder`: the version its metadata names, else
     "vN" for a loop's round-N/model, as the loop names it, else the folder's name."""
@@ -102,7 +107,7 @@ def version_name(folder: Path, metadata: dict[str, Any]) -> str:
         return str(metadata["version"])
     if folder.name == "model":
         loop_round = round_of(folder.parent.name)
-        return folder.parent.name if loop_round is None else f"v{loop_round}"
+        return folder.parent.name if loop_round is None else round_version(loop_round)
     return folder.name or str(folder)  # "." has no name
 
 

@@ -16,7 +16,7 @@ from highstakes.files import write_atomic
 from highstakes.loop import report, stages, thresholds
 from highstakes.loop.config import AttackConfig, LoopConfig
 from highstakes.loop.head_stage import head_round
-from highstakes.loop.project import Project, check_resumable, settings_of
+from highstakes.loop.project import Project, check_resumable, round_version, settings_of
 from highstakes.models.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Loop:
         return self.project.model_dir(round_)
 
     def version(self, round_: int) -> str:
-        return f"v{round_}"
+        return round_version(round_)
 
     def classifier(self, round_: int) -> Classifier:
         key = f"clf-{round_}"
